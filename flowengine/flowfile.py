@@ -1,0 +1,154 @@
+"""Reading Node-RED-shaped flow files into node specs, with every problem collected."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowengine.errors import Problem
+
+#: Node-RED object types that describe the editor, not running nodes.
+LAYOUT_TYPES = frozenset({"tab", "comment", "group", "junction"})
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENGINE_KEYS = frozenset({"id", "type", "name", "z", "d", "x", "y", "g", "w", "h", "wires"})
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node object of a flow file, as loaded (``${VAR}`` already substituted)."""
+
+    id: str
+    type: str
+    file: str
+    raw: Mapping[str, Any]
+    wires: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return str(self.raw.get("name") or "")
+
+    @property
+    def z(self) -> str:
+        """The flow (tab) the node belongs to; "" for nodes outside any tab."""
+        return str(self.raw.get("z") or "")
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The type's own properties, without the engine's layout keys."""
+        return {k: v for k, v in self.raw.items() if k not in _ENGINE_KEYS}
+
+    def same_config(self, other: NodeSpec) -> bool:
+        """True when only wiring or editor position differ (no restart needed)."""
+        return (self.type, self.z, self.name, self.properties, self.raw.get("d")) == (
+            other.type,
+            other.z,
+            other.name,
+            other.properties,
+            other.raw.get("d"),
+        )
+
+
+@dataclass
+class FlowSet:
+    """Everything loaded from a set of flow files."""
+
+    nodes: dict[str, NodeSpec] = field(default_factory=dict)
+    tabs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def is_disabled(self, spec: NodeSpec) -> bool:
+        tab = self.tabs.get(spec.z, {})
+        return bool(spec.raw.get("d")) or bool(tab.get("disabled"))
+
+
+def flow_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand directories to their ``*.json`` files (sorted); keep plain files."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        found.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    return found
+
+
+def load_flows(paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> FlowSet:
+    """Load flow files; problems are collected in ``FlowSet.problems``, never raised."""
+    env = os.environ if env is None else env
+    flows = FlowSet()
+    for path in flow_files(paths):
+        flows.files.append(str(path))
+        for obj in _read_array(path, flows.problems):
+            _add_object(flows, str(path), substitute_env(obj, env))
+    return flows
+
+
+def substitute_env(value: Any, env: Mapping[str, str]) -> Any:
+    """Replace ``${VAR}`` in every string property, as Node-RED does (unset -> "")."""
+    if isinstance(value, str):
+        return _ENV_VAR.sub(lambda m: env.get(m.group(1), ""), value)
+    if isinstance(value, list):
+        return [substitute_env(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env) for k, v in value.items()}
+    return value
+
+
+def _read_array(path: Path, problems: list[Problem]) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(Problem(str(path), None, None, f"cannot read: {exc.strerror}"))
+        return []
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(Problem(str(path), None, None, f"not valid JSON: {exc}"))
+        return []
+    if not isinstance(data, list):
+        problems.append(Problem(str(path), None, None, "a flow file must be a JSON array of nodes"))
+        return []
+    return data
+
+
+def _add_object(flows: FlowSet, file: str, obj: Any) -> None:
+    problem = _shape_problem(obj)
+    if problem:
+        node_id = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
+        flows.problems.append(Problem(file, node_id, None, problem))
+        return
+    node_id, node_type = obj["id"], obj["type"]
+    if node_id in flows.nodes or node_id in flows.tabs:
+        other = flows.nodes[node_id].file if node_id in flows.nodes else "a tab"
+        flows.problems.append(Problem(file, node_id, "id", f"duplicate id (also in {other})"))
+        return
+    if node_type == "tab":
+        flows.tabs[node_id] = obj
+    elif node_type not in LAYOUT_TYPES:
+        wires = _wires(obj.get("wires", []))
+        if wires is None:
+            flows.problems.append(Problem(file, node_id, "wires", "must be a list of lists of node ids"))
+            return
+        flows.nodes[node_id] = NodeSpec(node_id, node_type, file, obj, wires)
+
+
+def _shape_problem(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return "each entry must be a JSON object"
+    if not isinstance(obj.get("id"), str) or not obj["id"]:
+        return "missing or empty 'id'"
+    if not isinstance(obj.get("type"), str) or not obj["type"]:
+        return "missing or empty 'type'"
+    return None
+
+
+def _wires(value: Any) -> tuple[tuple[str, ...], ...] | None:
+    if not isinstance(value, list):
+        return None
+    ports = []
+    for port in value:
+        if not isinstance(port, list) or not all(isinstance(t, str) for t in port):
+            return None
+        ports.append(tuple(port))
+    return tuple(ports)

@@ -1,0 +1,135 @@
+"""Checking a loaded flow set as a graph before anything starts.
+
+Every problem is collected (unknown type, duplicate id, bad config field, wire
+to a missing node, output port out of range, missing config-node reference)
+and raised together in one :class:`FlowConfigError`.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+from pydantic import ValidationError
+
+from flowengine.errors import FlowConfigError, Problem
+from flowengine.flowfile import FlowSet, NodeSpec
+from flowengine.node import Node, NodeConfig, NodeRef
+from flowengine.registry import NodeTypeRegistry, UnknownNodeType
+
+
+@dataclass
+class Graph:
+    """A validated flow set: node configs, classes and the wiring as a networkx graph."""
+
+    flows: FlowSet
+    configs: dict[str, NodeConfig] = field(default_factory=dict)
+    classes: dict[str, type[Node]] = field(default_factory=dict)
+    wiring: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+
+    @property
+    def specs(self) -> dict[str, NodeSpec]:
+        return self.flows.nodes
+
+    def active_ids(self) -> list[str]:
+        """Ids of the nodes that run (not disabled), config nodes first."""
+        ids = [i for i, s in self.specs.items() if not self.flows.is_disabled(s)]
+        return sorted(ids, key=lambda i: self.classes[i].accepts_input)
+
+    def dependents(self, node_id: str) -> set[str]:
+        """Nodes that reference ``node_id`` as a config node (they restart with it)."""
+        return {u for u, _, d in self.wiring.in_edges(node_id, data=True) if d.get("kind") == "ref"}
+
+
+def build_graph(flows: FlowSet, registry: NodeTypeRegistry) -> Graph:
+    """Validate ``flows``; raise :class:`FlowConfigError` listing every problem."""
+    graph = Graph(flows)
+    problems = list(flows.problems)
+    for spec in flows.nodes.values():
+        graph.wiring.add_node(spec.id, type=spec.type, name=spec.name, file=spec.file, z=spec.z)
+        problems.extend(_configure(graph, spec, registry))
+    for spec in flows.nodes.values():
+        if spec.id in graph.configs:
+            problems.extend(_check_wires(graph, spec))
+            problems.extend(_check_refs(graph, spec))
+    if problems:
+        raise FlowConfigError(problems)
+    return graph
+
+
+def _configure(graph: Graph, spec: NodeSpec, registry: NodeTypeRegistry) -> Iterator[Problem]:
+    try:
+        cls = registry.get(spec.type)
+    except UnknownNodeType:
+        yield Problem(spec.file, spec.id, "type", f"unknown node type {spec.type!r}")
+        return
+    except ImportError as exc:
+        yield Problem(spec.file, spec.id, "type", f"node type {spec.type!r} cannot be loaded: {exc}")
+        return
+    try:
+        graph.configs[spec.id] = cls.Config.model_validate(spec.properties)
+        graph.classes[spec.id] = cls
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or None
+            yield Problem(spec.file, spec.id, where, err["msg"])
+
+
+def _check_wires(graph: Graph, spec: NodeSpec) -> Iterator[Problem]:
+    outputs = graph.classes[spec.id].output_count(graph.configs[spec.id])
+    for port, targets in enumerate(spec.wires):
+        if targets and port >= outputs:
+            yield Problem(spec.file, spec.id, f"wires[{port}]", f"output port {port} out of range (node has {outputs})")
+            continue
+        for target in targets:
+            if target not in graph.specs:
+                yield Problem(spec.file, spec.id, f"wires[{port}]", f"wired to missing node {target!r}")
+            elif target in graph.classes and not graph.classes[target].accepts_input:
+                yield Problem(spec.file, spec.id, f"wires[{port}]", f"wired to {target!r}, which takes no input")
+            else:
+                graph.wiring.add_edge(spec.id, target, port=port, kind="wire")
+
+
+def _check_refs(graph: Graph, spec: NodeSpec) -> Iterator[Problem]:
+    config = graph.configs[spec.id]
+    for name, ref in node_refs(type(config)).items():
+        value = getattr(config, name)
+        for target in (value or []) if ref.many else [value]:
+            if not target:
+                continue
+            other = graph.specs.get(target)
+            if other is None:
+                yield Problem(spec.file, spec.id, name, f"refers to missing node {target!r}")
+            elif ref.types and other.type not in ref.types:
+                yield Problem(
+                    spec.file,
+                    spec.id,
+                    name,
+                    f"refers to {target!r} of type {other.type!r}, expected {' or '.join(ref.types)}",
+                )
+            else:
+                graph.wiring.add_edge(spec.id, target, kind="ref")
+
+
+def node_refs(config_cls: type[NodeConfig]) -> dict[str, NodeRef]:
+    """Config fields marked with :class:`NodeRef`, by field name."""
+    refs = {}
+    for name, info in config_cls.model_fields.items():
+        for meta in info.metadata:
+            if isinstance(meta, NodeRef):
+                refs[name] = meta
+    return refs
+
+
+def describe(graph: Graph) -> typing.Iterator[str]:
+    """Text picture of the wiring: one line per node and per wire."""
+    for node_id, data in sorted(graph.wiring.nodes(data=True), key=lambda n: (n[1]["file"], n[0])):
+        label = f"{data['type']} {node_id}" + (f" ({data['name']})" if data["name"] else "")
+        yield label
+        for _, target, edge in sorted(
+            graph.wiring.out_edges(node_id, data=True), key=lambda e: (e[2].get("port", -1), e[1])
+        ):
+            arrow = f"  [{edge['port']}] -> " if edge["kind"] == "wire" else "  uses "
+            yield arrow + f"{graph.wiring.nodes[target]['type']} {target}"

@@ -1,0 +1,235 @@
+"""The base node: owns inbox, logging, status and error routing.
+
+A node type subclasses :class:`Node`, declares a pydantic ``Config`` and
+implements only what is particular to it (``on_start``, ``on_input``,
+``on_close``), in the template-method style of python-can's ``BusABC``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from flowengine.errors import NodeError
+from flowengine.message import Msg, clone, make_msg
+
+if TYPE_CHECKING:
+    from flowengine.context import Context
+    from flowengine.flowfile import NodeSpec
+    from flowengine.runtime import Runtime
+
+#: Messages a node may have waiting before the oldest is dropped (counted, logged).
+DEFAULT_INBOX_LIMIT = 10_000
+
+
+class NodeConfig(BaseModel):
+    """Base of every node type's configuration; unknown Node-RED properties are tolerated."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class NodeRef:
+    """Marks a config field as the id of another node (``Annotated[str, NodeRef("mqtt-broker")]``)."""
+
+    def __init__(self, *types: str, many: bool = False) -> None:
+        self.types = types
+        self.many = many
+
+
+class _NodeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"[{self.extra['node']}] {msg}", kwargs  # type: ignore[index]
+
+
+class Node:
+    """A running node. Subclasses set ``Config``, ``outputs`` and the ``on_*`` hooks."""
+
+    Config: ClassVar[type[NodeConfig]] = NodeConfig
+    #: Number of output ports; see :meth:`output_count` for config-dependent types.
+    outputs: ClassVar[int] = 1
+    #: False for config nodes and sources that take no input.
+    accepts_input: ClassVar[bool] = True
+    close_timeout: ClassVar[float] = 5.0
+    inbox_limit: ClassVar[int] = DEFAULT_INBOX_LIMIT
+    type_name: ClassVar[str] = ""
+
+    def __init__(self, spec: NodeSpec, config: NodeConfig, runtime: Runtime) -> None:
+        self.id = spec.id
+        self.spec = spec
+        self.config = config
+        self.runtime = runtime
+        self.name = spec.name
+        self.log = _NodeLog(logging.getLogger(f"flowengine.node.{spec.type}"), {"node": f"{spec.type}:{spec.id}"})
+        self.dropped = 0
+        self._inbox: deque[Msg] = deque()
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+        self.last_status: dict[str, Any] = {}
+
+    @classmethod
+    def output_count(cls, config: NodeConfig) -> int:
+        """Output ports for this configuration (switch: one per rule)."""
+        return cls.outputs
+
+    # -- hooks a node type implements -------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Open resources. Called once before any message arrives."""
+
+    def on_input(self, msg: Msg) -> Awaitable[None] | None:
+        """Handle one message; may be sync or async. Raising routes to catch nodes."""
+        return None
+
+    async def on_close(self) -> None:
+        """Release resources opened in ``on_start``."""
+
+    # -- lifecycle (engine-owned) -----------------------------------------------------
+
+    async def start(self) -> None:
+        await self.on_start()
+        if self.accepts_input:
+            self._worker = asyncio.get_running_loop().create_task(self._drain(), name=f"node:{self.id}")
+
+    async def close(self) -> None:
+        """Stop the node; idempotent, bounded by ``close_timeout``."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [t for t in (self._worker, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self.on_close(), self.close_timeout)
+        except TimeoutError:
+            self.log.warning("close took longer than %.1fs; abandoned", self.close_timeout)
+        except Exception:
+            self.log.exception("close failed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- messages ---------------------------------------------------------------------
+
+    def receive(self, msg: Msg) -> None:
+        """Queue a message for this node (never blocks; drops the oldest when full)."""
+        if self._closed:
+            return
+        if len(self._inbox) >= self.inbox_limit:
+            self._inbox.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                self.log.warning("inbox full (%d): dropped %d oldest message(s)", self.inbox_limit, self.dropped)
+        self._inbox.append(msg)
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting in the inbox."""
+        return len(self._inbox)
+
+    def send(self, msg: Msg | list[Any] | None, port: int = 0) -> None:
+        """Send one message to ``port``, or a list with one entry per output port."""
+        if msg is None:
+            return
+        if isinstance(msg, dict):
+            self.runtime.route(self, [(port, msg)])
+            return
+        pairs: list[tuple[int, Msg]] = []
+        for index, entry in enumerate(msg):
+            for item in entry if isinstance(entry, list) else [entry]:
+                if item is not None:
+                    pairs.append((index, item))
+        self.runtime.route(self, pairs)
+
+    async def _drain(self) -> None:
+        while True:
+            while not self._inbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            msg = self._inbox.popleft()
+            try:
+                result = self.on_input(msg)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a node's failure never stops the runtime
+                self.error(exc, msg)
+
+    # -- status, errors, context, tasks ----------------------------------------------
+
+    def status(self, fill: str | None = None, shape: str | None = None, text: str = "") -> None:
+        """Show a status (Node-RED's ``node.status``); reaches ``status`` nodes."""
+        status = {k: v for k, v in (("fill", fill), ("shape", shape), ("text", text)) if v}
+        if status == self.last_status:
+            return
+        self.last_status = status
+        self.runtime.report_status(self, status)
+
+    def error(self, error: BaseException | str, msg: Msg | None = None) -> None:
+        """Log a failure with the node id and route it to ``catch`` nodes."""
+        text = str(error) or type(error).__name__
+        if isinstance(error, BaseException) and not isinstance(error, NodeError):
+            self.log.error("%s: %s", type(error).__name__, text, exc_info=error)
+        else:
+            self.log.error("%s", text)
+        self.status("red", "ring", text[:60])
+        self.runtime.report_error(self, text, clone(msg) if msg is not None else make_msg())
+
+    def context(self, scope: str = "node") -> Context:
+        """The node, flow or global context store."""
+        return self.runtime.contexts.get(scope, self)
+
+    def create_task(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
+        """A task owned by this node: cancelled on close, its failure reported."""
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.id}:{name or 'task'}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.error(task.exception())  # type: ignore[arg-type]
+
+    def later(self, seconds: float, action: Callable[[], Any], name: str = "later") -> asyncio.Task[Any]:
+        """Run ``action`` once after ``seconds`` unless the node closes first."""
+
+        async def wait_then_act() -> None:
+            await asyncio.sleep(seconds)
+            result = action()
+            if inspect.isawaitable(result):
+                await result
+
+        return self.create_task(wait_then_act(), name)
+
+    def every(self, seconds: float, action: Callable[[], Any], name: str = "timer") -> asyncio.Task[Any]:
+        """Run ``action`` every ``seconds`` (drift-free) until the node closes."""
+
+        async def loop() -> None:
+            loop_ = asyncio.get_running_loop()
+            due = loop_.time()
+            while True:
+                due += seconds
+                await asyncio.sleep(max(0.0, due - loop_.time()))
+                try:
+                    result = action()
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as exc:
+                    self.error(exc)
+
+        return self.create_task(loop(), name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"

@@ -1,0 +1,220 @@
+"""Test harness in the spirit of node-red-node-test-helper.
+
+Load a small flow, hand messages to nodes, and wait for what reaches a
+``helper`` sink node. The runtime's event loop runs in a background thread so
+tests stay plain synchronous code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flowengine.flowfile import FlowSet, load_flows
+from flowengine.message import Msg, make_msg
+from flowengine.node import Node
+from flowengine.registry import NodeTypeRegistry
+from flowengine.runtime import DeployPlan, Runtime
+
+T = TypeVar("T")
+
+
+class HelperNode(Node):
+    """A sink that records every message it receives, for assertions."""
+
+    def on_input(self, msg: Msg) -> None:
+        self.runtime.services.setdefault("helper", {}).setdefault(self.id, queue.Queue()).put(msg)
+
+
+class FlowHarness:
+    """Runs flows on a private event loop thread; every method is safe to call from a test."""
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path | None = None,
+        services: dict[str, Any] | None = None,
+        registry: NodeTypeRegistry | None = None,
+    ) -> None:
+        self.registry = registry or NodeTypeRegistry()
+        self.registry.register("helper", HelperNode)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="flow-harness", daemon=True)
+        self._thread.start()
+        self.runtime = self.call(self._make_runtime(state_dir, services or {}))
+
+    async def _make_runtime(self, state_dir: Path | None, services: dict[str, Any]) -> Runtime:
+        return Runtime(self.registry, state_dir=state_dir, services=services)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run a coroutine on the harness loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def deploy(self, nodes: list[dict[str, Any]] | FlowSet, tmp: Path | None = None) -> DeployPlan:
+        """Deploy a list of node dicts (written to a temp flow file) or a loaded FlowSet."""
+        flows = nodes if isinstance(nodes, FlowSet) else self._flowset(nodes, tmp)
+        return self.call(self.runtime.deploy(flows))
+
+    @staticmethod
+    def _flowset(nodes: list[dict[str, Any]], tmp: Path | None) -> FlowSet:
+        if tmp is None:
+            import tempfile
+
+            tmp = Path(tempfile.mkdtemp(prefix="flowtest-"))
+        path = tmp / "flow.json"
+        path.write_text(json.dumps(nodes))
+        return load_flows([path])
+
+    def inject(self, node_id: str, msg: Msg | None = None, **fields: Any) -> None:
+        """Deliver ``msg`` (or a new message built from ``fields``) to a node's input."""
+        message = msg if msg is not None else make_msg(**fields)
+        self.loop.call_soon_threadsafe(self.runtime.inject, node_id, message)
+
+    def node(self, node_id: str) -> Node:
+        return self.runtime.nodes[node_id]
+
+    def _queue(self, sink_id: str) -> queue.Queue[Msg]:
+        sinks = self.runtime.services.setdefault("helper", {})
+        return sinks.setdefault(sink_id, queue.Queue())  # type: ignore[no-any-return]
+
+    def received(self, sink_id: str, count: int = 1, timeout: float = 5.0) -> list[Msg]:
+        """Wait for ``count`` messages at a helper node; fail after ``timeout`` seconds."""
+        q = self._queue(sink_id)
+        got = []
+        for _ in range(count):
+            try:
+                got.append(q.get(timeout=timeout))
+            except queue.Empty:
+                raise AssertionError(
+                    f"helper {sink_id!r}: got {len(got)} of {count} message(s) in {timeout}s"
+                ) from None
+        return got
+
+    def one(self, sink_id: str, timeout: float = 5.0) -> Msg:
+        return self.received(sink_id, 1, timeout)[0]
+
+    def nothing(self, sink_id: str, within: float = 0.3) -> bool:
+        """True when no message reaches the sink within ``within`` seconds."""
+        try:
+            self._queue(sink_id).get(timeout=within)
+        except queue.Empty:
+            return True
+        return False
+
+    def close(self) -> None:
+        self.call(self.runtime.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+    def __enter__(self) -> FlowHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Mosquitto:
+    """A private mosquitto broker on a free port, for tests and benchmarks.
+
+    ``extra`` adds config lines (TLS listener, password file, ...). Runs as root
+    with ``user root`` so it can read files in private temp dirs.
+    """
+
+    def __init__(self, workdir: Path, *, port: int | None = None, extra: list[str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra = extra or []
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Mosquitto:
+        import shutil
+        import subprocess
+
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        conf = self.workdir / f"mosquitto-{self.port}.conf"
+        lines = [
+            "user root",
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {self.workdir}/",
+            f"persistence_file mosquitto-{self.port}.db",
+            "max_queued_messages 100000",
+            "log_dest stderr",
+            "log_type error",
+            *self.extra,
+        ]
+        conf.write_text("\n".join(lines) + "\n")
+        log_file = open(self.workdir / f"mosquitto-{self.port}.log", "ab")  # noqa: SIM115 (owned by the process)
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log_file, stderr=log_file)
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0, proc: Any = None) -> None:
+    """Block until something accepts TCP connections on ``port``."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

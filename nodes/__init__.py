@@ -1,0 +1,24 @@
+"""Node types shipped with flowengine, by Node-RED type name.
+
+``core`` keeps Node-RED's names and properties; ``flexapi`` builds the device
+agent; ``sources`` are the hardware drivers with their simulated backends.
+"""
+
+BUILTIN_TYPES: dict[str, str] = {
+    # core (Node-RED compatible)
+    "inject": "nodes.core.inject:InjectNode",
+    "debug": "nodes.core.debug:DebugNode",
+    "change": "nodes.core.change:ChangeNode",
+    "switch": "nodes.core.switch:SwitchNode",
+    "delay": "nodes.core.delay:DelayNode",
+    "trigger": "nodes.core.trigger:TriggerNode",
+    "json": "nodes.core.json_node:JsonNode",
+    "catch": "nodes.core.catch:CatchNode",
+    "status": "nodes.core.status:StatusNode",
+    "link in": "nodes.core.link:LinkInNode",
+    "link out": "nodes.core.link:LinkOutNode",
+    "mqtt-broker": "nodes.core.mqtt_broker:MqttBrokerNode",
+    "mqtt in": "nodes.core.mqtt_in:MqttInNode",
+    "mqtt out": "nodes.core.mqtt_out:MqttOutNode",
+    "expression": "nodes.core.expression:ExpressionNode",
+}
