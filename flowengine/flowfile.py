@@ -86,6 +86,24 @@ def load_flows(paths: Iterable[str | Path], env: Mapping[str, str] | None = None
     return flows
 
 
+def flows_from_objects(name: str, objects: list[Any], base: FlowSet | None = None) -> FlowSet:
+    """A flow set made of ``base`` plus node objects that come from code, not a file.
+
+    ``name`` stands in for the file name in problems (for example the state file
+    custom groups are kept in).
+    """
+    flows = FlowSet()
+    if base is not None:
+        flows.nodes.update(base.nodes)
+        flows.tabs.update(base.tabs)
+        flows.files.extend(base.files)
+        flows.problems.extend(base.problems)
+    flows.files.append(name)
+    for obj in objects:
+        _add_object(flows, name, obj)
+    return flows
+
+
 def substitute_env(value: Any, env: Mapping[str, str]) -> Any:
     """Replace ``${VAR}`` in every string property, as Node-RED does (unset -> "")."""
     if isinstance(value, str):

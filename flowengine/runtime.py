@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.context import ContextStores
-from flowengine.flowfile import FlowSet
+from flowengine.flowfile import FlowSet, flows_from_objects
 from flowengine.graph import Graph, build_graph
 from flowengine.message import Msg, clone, make_msg
 from flowengine.node import Node
@@ -64,25 +64,50 @@ class Runtime:
         self._catchers: list[Node] = []
         self._watchers: list[Node] = []
         self._deploy_lock = asyncio.Lock()
+        self._file_flows = FlowSet()
+        self._generated: dict[str, list[dict[str, Any]]] = {}
 
     # -- deploy ---------------------------------------------------------------------
 
     async def deploy(self, flows: FlowSet) -> DeployPlan:
-        """Validate ``flows`` and make them the running graph.
+        """Validate ``flows`` (plus generated nodes) and make them the running graph.
 
         Raises :class:`~flowengine.errors.FlowConfigError` (listing every problem)
         before touching anything when the new set is invalid.
         """
-        graph = build_graph(flows, self.registry)
         async with self._deploy_lock:
-            plan = self._plan(graph)
-            await self._close_nodes(plan.removed | plan.changed)
-            for node_id in plan.restarted:
-                spec = graph.specs[node_id]
-                self.nodes[node_id] = graph.classes[node_id](spec, graph.configs[node_id], self)
-            self.graph = graph
-            self._rewire()
-            await self._start_nodes([i for i in graph.active_ids() if i in plan.restarted])
+            plan = await self._deploy(flows, self._generated)
+            self._file_flows = flows
+            return plan
+
+    async def update_generated(self, source: str, objects: list[dict[str, Any]]) -> DeployPlan:
+        """Replace the nodes that code generated under ``source`` (e.g. custom groups) and redeploy.
+
+        Generated nodes are ordinary nodes in the graph; ``source`` names them in
+        problems. Raises :class:`~flowengine.errors.FlowConfigError` and changes
+        nothing when the result is invalid.
+        """
+        async with self._deploy_lock:
+            generated = {**self._generated, source: objects}
+            plan = await self._deploy(self._file_flows, generated)
+            self._generated = generated
+            return plan
+
+    async def _deploy(self, files: FlowSet, generated: dict[str, list[dict[str, Any]]]) -> DeployPlan:
+        flows = files
+        for source, objects in generated.items():
+            flows = flows_from_objects(source, objects, flows)
+        graph = build_graph(flows, self.registry)
+        plan = self._plan(graph)
+        await self._close_nodes(plan.removed | plan.changed)
+        for node_id in plan.restarted:
+            spec = graph.specs[node_id]
+            self.nodes[node_id] = graph.classes[node_id](spec, graph.configs[node_id], self)
+        for node_id in plan.rewired:
+            self.nodes[node_id].spec = graph.specs[node_id]
+        self.graph = graph
+        self._rewire()
+        await self._start_nodes([i for i in graph.active_ids() if i in plan.restarted])
         if plan.removed or plan.restarted or plan.rewired:
             log.info("deployed: %s", plan)
         return plan
