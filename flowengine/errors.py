@@ -56,3 +56,7 @@ class StateError(FlowError, OSError):
 
 class LinkError(FlowError, ConnectionError):
     """The MQTT link could not be configured or used."""
+
+
+class DeviceIOError(FlowError, OSError):
+    """Hardware did not do what was asked (a driver's port vanished, an output failed)."""

@@ -21,4 +21,6 @@ BUILTIN_TYPES: dict[str, str] = {
     "mqtt in": "nodes.core.mqtt_in:MqttInNode",
     "mqtt out": "nodes.core.mqtt_out:MqttOutNode",
     "expression": "nodes.core.expression:ExpressionNode",
+    # flexapi (the device agent)
+    # sources (hardware drivers with simulated backends)
 }
