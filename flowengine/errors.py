@@ -13,7 +13,7 @@ class FlowError(Exception):
     """Root of every error flowengine raises on purpose."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong with a set of flow files, located as precisely as known."""
 
@@ -21,6 +21,9 @@ class Problem:
     node_id: str | None
     field: str | None
     message: str
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (self.file, self.node_id or "", self.field or "", self.message)
 
     def __str__(self) -> str:
         where = self.file
@@ -37,7 +40,7 @@ class FlowConfigError(FlowError, ValueError):
     def __init__(self, problems: list[Problem] | str) -> None:
         if isinstance(problems, str):
             problems = [Problem("<config>", None, None, problems)]
-        self.problems = sorted(problems)
+        self.problems = sorted(problems, key=Problem.sort_key)
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s):\n{lines}")
 

@@ -133,3 +133,27 @@ def describe(graph: Graph) -> typing.Iterator[str]:
         ):
             arrow = f"  [{edge['port']}] -> " if edge["kind"] == "wire" else "  uses "
             yield arrow + f"{graph.wiring.nodes[target]['type']} {target}"
+
+
+def to_dot(graph: Graph) -> str:
+    """Graphviz DOT of the wiring, one cluster per flow file; config references dashed."""
+    lines = ["digraph flows {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
+    by_file: dict[str, list[str]] = {}
+    for node_id, data in graph.wiring.nodes(data=True):
+        by_file.setdefault(data["file"], []).append(node_id)
+    for index, (file, ids) in enumerate(sorted(by_file.items())):
+        lines.append(f"  subgraph cluster_{index} {{\n    label={_quote(file)};")
+        for node_id in sorted(ids):
+            data = graph.wiring.nodes[node_id]
+            label = data["type"] + (f"\\n{data['name']}" if data["name"] else "")
+            lines.append(f"    {_quote(node_id)} [label={_quote(label)}];")
+        lines.append("  }")
+    for source, target, edge in sorted(graph.wiring.edges(data=True), key=lambda e: (e[0], e[1])):
+        style = f' [label="{edge["port"]}"]' if edge["kind"] == "wire" else " [style=dashed]"
+        lines.append(f"  {_quote(source)} -> {_quote(target)}{style};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\\\\n", "\\n") + '"'

@@ -80,6 +80,10 @@ class Runtime:
             self._file_flows = flows
             return plan
 
+    def preload_generated(self, source: str, objects: list[dict[str, Any]]) -> None:
+        """Set generated nodes to include in the next :meth:`deploy` (start-up, before any graph runs)."""
+        self._generated[source] = objects
+
     async def update_generated(self, source: str, objects: list[dict[str, Any]]) -> DeployPlan:
         """Replace the nodes that code generated under ``source`` (e.g. custom groups) and redeploy.
 

@@ -1,0 +1,91 @@
+"""``flowengine run``: the device agent process.
+
+Wires the pieces together: device config -> MQTT link -> runtime with the
+default flow, the user's flow directories and the nodes generated from state
+(custom groups) -> hot reload, SIGHUP reload, clean shutdown on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flowengine.config import DeviceConfig
+from flowengine.reload import FlowSource, Reloader
+from flowengine.runtime import Runtime
+
+log = logging.getLogger("flowengine.agent")
+
+#: Code that generates nodes from the state dir, deployed with the flow files: name -> "module:function".
+GENERATORS: dict[str, str] = {"custom-groups": "nodes.flexapi.custom_groups:generated_nodes"}
+
+
+def generated_nodes(state_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every generator's nodes for ``state_dir`` (a generator that is not installed yields none)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, target in GENERATORS.items():
+        module_name, _, attr = target.partition(":")
+        try:
+            generate = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):
+            continue
+        found[name] = generate(state_dir)
+    return found
+
+
+class Agent:
+    """One running device agent; :meth:`run` returns when asked to stop."""
+
+    def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: bool = True) -> None:
+        self.config = config
+        files = [_default_flow()] if default_flow else []
+        self.source = FlowSource(files=files, dirs=list(flow_dirs))
+        self.stopping = asyncio.Event()
+        self.runtime: Runtime | None = None
+        self.link: Any = None
+
+    async def run(self) -> None:
+        state_dir = self.config.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        from flowengine.mqtt import MqttLink
+
+        self.link = MqttLink(self.config.mqtt, name="device")
+        self.runtime = Runtime(state_dir=state_dir, services={"device": self.config, "mqtt": self.link})
+        for name, objects in generated_nodes(state_dir).items():
+            self.runtime.preload_generated(name, objects)
+        reloader = Reloader(self.runtime, self.source)
+        await self.link.start()
+        try:
+            await reloader.load_initial()
+            reloader.watch()
+            self._install_signals(reloader)
+            log.info("agent running as %r (%d nodes)", self.config.mqtt.client_id, len(self.runtime.nodes))
+            await self.stopping.wait()
+        finally:
+            reloader.close()
+            await self.runtime.stop()
+            await self.link.close()
+            log.info("agent stopped")
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _install_signals(self, reloader: Reloader) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, reloader.request)
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+        except (NotImplementedError, RuntimeError):  # not the main thread (embedding, tests)
+            log.debug("signal handlers not installed")
+
+
+def _default_flow() -> Path:
+    from flows import default_flow
+
+    return default_flow()

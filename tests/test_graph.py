@@ -1,0 +1,103 @@
+"""Graph checks: every problem is reported at once, with file, node id and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flowengine.errors import FlowConfigError
+from flowengine.flowfile import load_flows
+from flowengine.graph import build_graph, describe, to_dot
+from flowengine.registry import NodeTypeRegistry
+from flowengine.testing import HelperNode
+
+
+@pytest.fixture
+def registry() -> NodeTypeRegistry:
+    reg = NodeTypeRegistry()
+    reg.register("helper", HelperNode)
+    return reg
+
+
+def write(path: Path, nodes: object) -> Path:
+    path.write_text(json.dumps(nodes))
+    return path
+
+
+def problems_of(paths: list[Path], registry: NodeTypeRegistry) -> list[str]:
+    with pytest.raises(FlowConfigError) as info:
+        build_graph(load_flows(paths), registry)
+    return [str(p) for p in info.value.problems]
+
+
+def test_all_problems_reported_together(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+    a = write(
+        tmp_path / "a.json",
+        [
+            {"id": "t1", "type": "tab", "label": "Flow 1"},
+            {"id": "n1", "type": "no-such-type", "z": "t1", "wires": []},
+            {"id": "n2", "type": "inject", "z": "t1", "repeat": "often", "wires": [["ghost"]]},
+            {"id": "n3", "type": "inject", "z": "t1", "wires": [["h1"], ["h1"]]},
+            {"id": "h1", "type": "helper", "z": "t1", "wires": []},
+        ],
+    )
+    b = write(tmp_path / "b.json", [{"id": "h1", "type": "helper", "wires": []}, {"type": "helper"}])
+    found = problems_of([a, b], registry)
+    joined = "\n".join(found)
+    assert f"{a}: node n1: type: unknown node type 'no-such-type'" in joined
+    assert f"{a}: node n2: repeat:" in joined
+    assert f"{a}: node n3: wires[1]: output port 1 out of range (node has 1)" in joined
+    assert f"{b}: node h1: id: duplicate id" in joined
+    assert f"{b}: missing or empty 'id'" in joined
+    assert len(found) == 5
+
+
+def test_wire_to_missing_node_named(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+    f = write(tmp_path / "f.json", [{"id": "h1", "type": "helper", "wires": [["nowhere"]]}])
+    assert problems_of([f], registry) == [f"{f}: node h1: wires[0]: wired to missing node 'nowhere'"]
+
+
+def test_bad_json_and_non_array(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{")
+    obj = write(tmp_path / "obj.json", {"id": "x"})
+    found = problems_of([bad, obj], registry)
+    assert any("bad.json: not valid JSON" in p for p in found)
+    assert any("obj.json: a flow file must be a JSON array" in p for p in found)
+
+
+def test_env_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREETING", "hi")
+    f = write(
+        tmp_path / "f.json", [{"id": "i", "type": "inject", "topic": "say/${GREETING}/${UNSET_VAR_X}", "wires": []}]
+    )
+    assert load_flows([f]).nodes["i"].raw["topic"] == "say/hi/"
+
+
+def test_layout_objects_do_not_run(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+    f = write(
+        tmp_path / "f.json",
+        [
+            {"id": "t", "type": "tab"},
+            {"id": "c", "type": "comment", "z": "t", "info": "notes"},
+            {"id": "g", "type": "group", "z": "t", "nodes": ["h"]},
+            {"id": "h", "type": "helper", "z": "t", "g": "g", "wires": []},
+        ],
+    )
+    graph = build_graph(load_flows([f]), registry)
+    assert list(graph.specs) == ["h"]
+
+
+def test_describe_and_dot(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+    f = write(
+        tmp_path / "f.json",
+        [{"id": "i", "type": "inject", "name": "tick", "wires": [["h"]]}, {"id": "h", "type": "helper", "wires": []}],
+    )
+    graph = build_graph(load_flows([f]), registry)
+    text = "\n".join(describe(graph))
+    assert "inject i (tick)\n  [0] -> helper h" in text
+    dot = to_dot(graph)
+    assert '"i" -> "h" [label="0"];' in dot
+    assert dot.startswith("digraph flows {")
