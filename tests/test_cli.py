@@ -1,0 +1,75 @@
+"""The command line: validate lists every problem, graph draws the wiring, bad flags fail clearly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def flowengine(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flowengine", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"id": "a", "type": "inject", "repeat": "soon", "wires": [["b"]]},
+                {"id": "b", "type": "debug", "wires": [["missing"]]},
+                {"id": "c", "type": "mystery", "wires": []},
+            ]
+        )
+    )
+    return path
+
+
+def test_validate_lists_every_problem(broken: Path) -> None:
+    result = flowengine("validate", str(broken))
+    assert result.returncode == 1
+    err = result.stderr
+    assert "3 problem(s)" in err
+    assert f"{broken}: node a: repeat:" in err
+    assert f"{broken}: node b: wires[0]: output port 0 out of range (node has 0)" in err
+    assert f"{broken}: node c: type: unknown node type 'mystery'" in err
+
+
+def test_validate_ok(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}]))
+    result = flowengine("validate", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "ok: 1 file(s), 2 node(s)" in result.stdout
+
+
+def test_validate_no_files(tmp_path: Path) -> None:
+    result = flowengine("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert "no flow files found" in result.stderr
+
+
+def test_graph_text_and_dot(tmp_path: Path) -> None:
+    flow = tmp_path / "f.json"
+    flow.write_text(json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}]))
+    text = flowengine("graph", str(flow))
+    assert text.returncode == 0, text.stderr
+    assert "inject a\n  [0] -> debug b" in text.stdout
+    dot = flowengine("graph", str(flow), "--format", "dot")
+    assert '"a" -> "b" [label="0"];' in dot.stdout
+
+
+def test_run_rejects_bad_client_id(tmp_path: Path) -> None:
+    result = flowengine("run", "--client-id", "dev/1", "--state-dir", str(tmp_path), "--no-default-flow")
+    assert result.returncode == 1
+    assert "mqtt.client_id" in result.stderr and "'/'" in result.stderr
+
+
+def test_run_rejects_oversized_client_id(tmp_path: Path) -> None:
+    result = flowengine("run", "--client-id", "é" * 65, "--state-dir", str(tmp_path), "--no-default-flow")
+    assert result.returncode == 1
+    assert "1..128 bytes" in result.stderr
