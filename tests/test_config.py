@@ -1,0 +1,69 @@
+"""Device config: TOML or JSON file, flags override it, errors name the field."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from flowengine.cli import _parser, device_config_from
+from flowengine.config import PASSWORD_ENV, load_device_config
+from flowengine.errors import FlowConfigError
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return _parser().parse_args(["run", *argv])
+
+
+def test_toml_file_then_flags(tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text(
+        '[mqtt]\nhost = "broker.example"\nport = 8883\nclient_id = "VG7102021092401"\nqos = 0\n'
+        '[flexapi]\ninclude_invalid = true\n[sources.gnss]\nport = "/dev/ttyUSB3"\n'
+    )
+    config = device_config_from(parse("--config", str(conf), "--broker", "10.0.0.2:1884", "--qos", "1"))
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.qos) == ("10.0.0.2", 1884, 1)
+    assert config.mqtt.client_id == "VG7102021092401"
+    assert config.flexapi.include_invalid is True
+    assert config.source("gnss") == {"port": "/dev/ttyUSB3"}
+    assert config.mqtt.keepalive == 60 and config.mqtt.clean_session is False
+
+
+def test_json_file(tmp_path: Path) -> None:
+    conf = tmp_path / "device.json"
+    conf.write_text('{"mqtt": {"client_id": "dev1", "topic_prefix": "/fleet/"}, "simulate": true}')
+    config = load_device_config(conf)
+    assert config.mqtt.topic_prefix == "fleet"
+    assert config.simulate is True
+
+
+def test_errors_name_file_and_field(tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text('[mqtt]\nport = "many"\nqos = 2\nunknown = 1\n')
+    with pytest.raises(FlowConfigError) as info:
+        load_device_config(conf)
+    text = str(info.value)
+    assert f"{conf}: mqtt.port:" in text
+    assert f"{conf}: mqtt.qos:" in text
+    assert f"{conf}: mqtt.unknown:" in text
+
+
+def test_unparsable_file(tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text("[mqtt\n")
+    with pytest.raises(FlowConfigError, match="not valid TOML"):
+        load_device_config(conf)
+
+
+def test_password_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    config = load_device_config(None, {"mqtt.username": "dev"})
+    assert config.mqtt.password == "s3cret"
+    assert "s3cret" not in repr(config)
+
+
+def test_broker_flag_forms() -> None:
+    assert device_config_from(parse("--broker", "example.org")).mqtt.host == "example.org"
+    with pytest.raises(FlowConfigError, match="not a number"):
+        device_config_from(parse("--broker", "example.org:x"))
