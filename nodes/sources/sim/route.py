@@ -1,0 +1,144 @@
+"""A seeded synthetic drive: trips of stop-and-go and cruising with curves, turns and parking.
+
+The driver is a small state machine advanced in fixed steps by :class:`~.vehicle.Vehicle`;
+every random draw comes from the vehicle's seeded generator, so the route at time *t*
+depends only on the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from nodes.sources.sim.geo import move
+
+#: Cruise targets in km/h (urban, arterial, rural, motorway) and their weights.
+CRUISE_KMH = (30.0, 50.0, 50.0, 70.0, 90.0, 110.0)
+MAX_LAT_ACCEL = 3.0  # m/s², comfort limit for curves
+TURN_RATE = 14.0  # deg/s at junctions
+
+
+@dataclass
+class Pose:
+    """Where the vehicle is and what the driver does with the key (shared by route and replay)."""
+
+    lat: float
+    lon: float
+    alt: float
+    speed: float = 0.0  # m/s
+    heading: float = 0.0  # deg clockwise from north
+    ignition: bool = True
+    engine_on: bool = False
+    cranking: bool = False
+    distance_m: float = 0.0  # travelled since the model started
+
+
+class SyntheticRoute:
+    """Drives trips of 25-40 minutes separated by a few minutes parked with the ignition off."""
+
+    def __init__(self, rng: random.Random, lat: float, lon: float, alt: float) -> None:
+        self.rng = rng
+        self.pose = Pose(lat, lon, alt, heading=rng.uniform(0.0, 360.0))
+        self.base_alt = alt
+        self.terrain_phase = rng.uniform(0.0, 2 * math.pi)
+        self.mode, self.left = "crank", 1.0
+        self.target = 0.0
+        self.accel_limit = 1.5
+        self.curve_rate = 0.0
+        self.curve_left = 0.0
+        self.turn_left = 0.0
+        self.trip_left = rng.uniform(1500.0, 2400.0)
+
+    def advance(self, dt: float) -> None:
+        self.left -= dt
+        self.trip_left -= dt
+        getattr(self, f"_{self.mode}")()
+        self._drive_speed(dt)
+        self._steer(dt)
+        p = self.pose
+        step = p.speed * dt
+        p.lat, p.lon = move(p.lat, p.lon, p.heading, step)
+        p.distance_m += step
+        p.alt = self.altitude_at(p.distance_m)
+
+    def altitude_at(self, distance: float) -> float:
+        """Rolling terrain along the route (a few percent grade at most)."""
+        ph = self.terrain_phase
+        return self.base_alt + 35.0 * math.sin(distance / 1800.0 + ph) + 9.0 * math.sin(distance / 370.0 + 2 * ph)
+
+    # -- modes ------------------------------------------------------------------------
+
+    def _off(self) -> None:
+        if self.left <= 0:
+            self.pose.ignition = True
+            self.mode, self.left = "crank", 2.0
+
+    def _crank(self) -> None:
+        self.pose.cranking = self.left < 1.0
+        if self.left <= 0:
+            self.pose.cranking, self.pose.engine_on = False, True
+            self.mode, self.left = "idle", self.rng.uniform(3.0, 8.0)
+
+    def _idle(self) -> None:
+        self.target = 0.0
+        if self.left > 0:
+            return
+        if self.trip_left <= 0:
+            self.pose.engine_on = self.pose.ignition = False
+            self.mode, self.left = "off", self.rng.uniform(180.0, 600.0)
+            self.trip_left = self.rng.uniform(1500.0, 2400.0)
+            return
+        if self.rng.random() < 0.5:
+            self.turn_left = self.rng.choice((-90.0, 90.0))
+        self._new_leg()
+
+    def _drive(self) -> None:
+        if self.left > 0:
+            return
+        if self.rng.random() < 0.35 or self.trip_left <= 0:
+            self.mode, self.target = "stop", 0.0
+            self.accel_limit = self.rng.uniform(1.2, 2.8)
+        else:
+            self._new_leg()
+
+    def _stop(self) -> None:
+        if self.pose.speed <= 0.0:
+            self.mode, self.left = "idle", self.rng.uniform(5.0, 40.0)
+
+    def _new_leg(self) -> None:
+        self.mode, self.left = "drive", self.rng.uniform(20.0, 150.0)
+        self.target = self.rng.choice(CRUISE_KMH) / 3.6 * self.rng.uniform(0.9, 1.05)
+        self.accel_limit = self.rng.uniform(0.8, 2.4)
+        if self.rng.random() < 0.6:
+            self.curve_rate = self.rng.uniform(1.0, 5.0) * self.rng.choice((-1, 1))
+            self.curve_left = self.rng.uniform(8.0, 30.0)
+
+    # -- longitudinal and lateral control -----------------------------------------------
+
+    def _drive_speed(self, dt: float) -> None:
+        p = self.pose
+        if not p.engine_on:
+            p.speed = 0.0
+            return
+        target = min(self.target, 6.0) if self.turn_left else self.target
+        accel = max(-self.accel_limit - 0.5, min(self.accel_limit, 0.6 * (target - p.speed)))
+        p.speed = max(0.0, p.speed + accel * dt)
+        if self.target == 0.0 and p.speed < 0.15:
+            p.speed = 0.0
+
+    def _steer(self, dt: float) -> None:
+        p = self.pose
+        if p.speed < 0.5:
+            return
+        if self.turn_left:
+            rate = math.copysign(TURN_RATE, self.turn_left)
+            step = rate * dt if abs(rate * dt) < abs(self.turn_left) else self.turn_left
+            self.turn_left -= step
+        elif self.curve_left > 0:
+            self.curve_left -= dt
+            limit = math.degrees(MAX_LAT_ACCEL / p.speed)
+            step = max(-limit, min(limit, self.curve_rate)) * dt
+        else:
+            return
+        p.heading = (p.heading + step) % 360.0
