@@ -23,4 +23,5 @@ BUILTIN_TYPES: dict[str, str] = {
     "expression": "nodes.core.expression:ExpressionNode",
     # flexapi (the device agent)
     # sources (hardware drivers with simulated backends)
+    "gnss source": "nodes.sources.gnss.node:GnssSourceNode",
 }

@@ -16,8 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
+from flowengine.errors import FlowConfigError, Problem
 from flowengine.message import make_msg
 from flowengine.node import Node, NodeConfig
 
@@ -42,6 +43,8 @@ class SourceNode(Node):
     prefixes: ClassVar[tuple[str, ...]] = ()
     #: Every key this source provides (without ``.ts``), published as None when invalid.
     keys: ClassVar[tuple[str, ...]] = ()
+    #: Pydantic model of the device config section; checked in ``on_start`` before hardware opens.
+    Settings: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,8 +58,21 @@ class SourceNode(Node):
     def settings(self) -> dict[str, Any]:
         """The device config section for this source (``{}`` when there is none)."""
         device = self.runtime.services.get("device")
-        section = self.config.section or self.source_name  # type: ignore[attr-defined]
-        return device.source(section) if device is not None else {}
+        return device.source(self.section_name) if device is not None else {}
+
+    @property
+    def section_name(self) -> str:
+        return self.config.section or self.source_name  # type: ignore[attr-defined,no-any-return]
+
+    def checked_settings(self) -> Any:
+        """The section validated by :attr:`Settings`; errors name ``sources.<section>.<field>``."""
+        assert self.Settings is not None
+        try:
+            return self.Settings.model_validate(self.settings())
+        except ValidationError as exc:
+            where = f"sources.{self.section_name}"
+            problems = [Problem(where, self.id, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+            raise FlowConfigError(problems) from None
 
     @property
     def simulated(self) -> bool:
@@ -67,6 +83,7 @@ class SourceNode(Node):
         return bool(device is not None and device.simulate)
 
     async def on_start(self) -> None:
+        self.hw: Any = self.checked_settings() if self.Settings is not None else None
         self.create_task(self._supervise(), "backend")
 
     async def run_backend(self) -> None:

@@ -1,0 +1,134 @@
+"""GNSS source through its real transport (a pty standing in for the UART), with faults injected."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowengine.config import DeviceConfig
+from flowengine.testing import FlowHarness
+from nodes.sources.gnss.nmea import KEYS
+
+DATA = Path(__file__).parent / "data" / "nmea"
+
+
+class PtyUart:
+    """A receiver on a pty behind a stable symlink; it can vanish and come back on a new pty."""
+
+    def __init__(self, link: Path, lines: bytes) -> None:
+        self.link, self.lines = link, lines
+        self.stop = threading.Event()
+        self.master = -1
+        self.plug()
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+        self.thread.start()
+
+    def plug(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self.link.unlink(missing_ok=True)
+        self.link.symlink_to(os.ttyname(slave))
+        self.master, self.slave = master, slave
+
+    def unplug(self) -> None:
+        master, self.master = self.master, -1
+        for fd in (master, self.slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _feed(self) -> None:
+        while not self.stop.wait(0.05):
+            if self.master >= 0 and self.lines:
+                with contextlib.suppress(OSError):
+                    os.write(self.master, self.lines)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.unplug()
+
+
+@pytest.fixture
+def uart(tmp_path: Path) -> Iterator[PtyUart]:
+    device = PtyUart(tmp_path / "ttyGNSS", (DATA / "munich_1994.nmea").read_bytes())
+    yield device
+    device.close()
+
+
+def run_gnss(device: DeviceConfig, **config: Any) -> FlowHarness:
+    h = FlowHarness(services={"device": device})
+    node = {"id": "gnss", "type": "gnss source", "interval": 0.1, "wires": [["out"]], **config}
+    h.deploy([node, {"id": "out", "type": "helper", "wires": []}])
+    return h
+
+
+def wait_payload(h: FlowHarness, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        payload = h.one("out", timeout=max(0.01, deadline - time.monotonic()))["payload"]
+        if check(payload):
+            return payload
+    raise AssertionError("no matching payload")
+
+
+def located(payload: dict[str, Any]) -> bool:
+    return payload.get("gnss.latitude") == 48.1173
+
+
+def invalid(payload: dict[str, Any]) -> bool:
+    return all(payload[k] is None for k in KEYS) and "gnss.ts" not in payload
+
+
+def test_hardware_port_vanishes_and_returns(uart: PtyUart) -> None:
+    device = DeviceConfig(sources={"gnss": {"port": str(uart.link), "silence_s": 1.0}})
+    with run_gnss(device, backend="hardware") as h:
+        payload = wait_payload(h, located)
+        assert isinstance(payload["gnss.ts"], int) and payload["gnss.fix"] == 3
+        uart.unplug()
+        wait_payload(h, invalid)
+        assert h.node("gnss").last_status["fill"] == "red"
+        uart.plug()
+        wait_payload(h, located, timeout=15.0)
+
+
+def test_silent_receiver_turns_values_invalid(uart: PtyUart) -> None:
+    device = DeviceConfig(sources={"gnss": {"port": str(uart.link), "silence_s": 0.5}})
+    with run_gnss(device, backend="hardware") as h:
+        wait_payload(h, located)
+        uart.lines = b""
+        wait_payload(h, invalid)
+
+
+def test_garbage_bytes_are_counted_and_values_stay_valid() -> None:
+    with run_gnss(DeviceConfig(simulate=True)) as h:
+        wait_payload(h, lambda p: p["gnss.fix"] == 3)
+        receiver = h.node("gnss").receiver  # type: ignore[attr-defined]
+        receiver.write(b"\xff\xfe\x00noise\r\n$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*48\r\n")
+        wait_payload(h, lambda p: "bad line" in h.node("gnss").last_status.get("text", ""))
+        stats = h.node("gnss").decoder.stats  # type: ignore[attr-defined]
+        assert stats.bad_checksum >= 1 and stats.garbage >= 1
+        assert wait_payload(h, lambda p: True)["gnss.latitude"] is not None
+
+
+def test_simulated_receiver_delivers_every_key() -> None:
+    with run_gnss(DeviceConfig(simulate=True)) as h:
+        payload = wait_payload(h, lambda p: p["gnss.fix"] == 3)
+        assert set(payload) == {*KEYS, "gnss.ts"}
+        assert all(payload[k] is not None for k in KEYS)
+        assert h.node("gnss").last_status["fill"] == "green"
+
+
+def test_bad_setting_is_reported_with_its_field(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    with run_gnss(DeviceConfig(sources={"gnss": {"baudrate": 1234}})) as h:
+        assert h.nothing("out", within=0.3)
+    assert "sources.gnss" in caplog.text and "baudrate" in caplog.text
