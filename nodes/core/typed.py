@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from flowengine.errors import NodeError
-from flowengine.message import Msg, get_path
+from flowengine.message import Msg, clone, get_path
 from flowengine.node import Node
 
 STATIC_TYPES = frozenset({"str", "num", "bool", "json", "date", "env", "bin"})
+#: Every value type the shared evaluator understands.
+VALUE_TYPES = STATIC_TYPES | {"msg", "flow", "global"}
+#: Node-RED store prefix of a context key: ``#:(file)::key``.
+_STORE_PREFIX = re.compile(r"^#:\((\S+?)\)::")
 
 
 def static_value(value: Any, vtype: str) -> Any:
@@ -31,11 +37,11 @@ def static_value(value: Any, vtype: str) -> Any:
         except json.JSONDecodeError as exc:
             raise NodeError(f"invalid JSON value {value!r}: {exc.msg}") from exc
     if vtype == "date":
-        return int(time.time() * 1000)
+        return _date(value)
     if vtype == "env":
         return os.environ.get(str(value), "")
     if vtype == "bin":
-        return bytes(json.loads(value) if isinstance(value, str) else value)
+        return _binary(value)
     raise NodeError(f"unsupported value type {vtype!r}")
 
 
@@ -44,8 +50,31 @@ def typed_value(node: Node, value: Any, vtype: str, msg: Msg | None) -> Any:
     if vtype == "msg":
         return get_path(msg or {}, str(value))
     if vtype in ("flow", "global"):
-        return node.context(vtype).get(str(value))
+        return clone(node.context(vtype).get(context_key(value)))
     return static_value(value, vtype)
+
+
+def context_key(key: Any) -> str:
+    """A context key without Node-RED's ``#:(store)::`` prefix (there is one store here)."""
+    return _STORE_PREFIX.sub("", str(key))
+
+
+def check_type(vtype: str | None, allowed: frozenset[str] | set[str], what: str = "value type") -> str | None:
+    """Pydantic-validator helper: reject a type this engine cannot evaluate, naming the choices."""
+    if vtype is None or vtype in allowed:
+        return vtype
+    hint = " (JSONata is not supported; use an expression node)" if vtype == "jsonata" else ""
+    raise ValueError(f"unsupported {what} {vtype!r}{hint}; expected one of {', '.join(sorted(allowed))}")
+
+
+def check_static(value: Any, vtype: str | None) -> Any:
+    """Pydantic-validator helper: a constant num, json or bin value that cannot parse is a config error."""
+    if vtype in ("num", "json", "bin"):
+        try:
+            static_value(value, vtype)
+        except NodeError as exc:
+            raise ValueError(str(exc)) from None
+    return value
 
 
 def _number(value: Any) -> int | float:
@@ -53,8 +82,33 @@ def _number(value: Any) -> int | float:
         raise NodeError(f"invalid number {value!r}")
     if isinstance(value, (int, float)):
         return value
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return 0  # Node-RED: Number("") is 0
     try:
-        text = str(value).strip()
         return int(text) if text.lstrip("-").isdigit() else float(text)
     except ValueError as exc:
         raise NodeError(f"invalid number {value!r}") from exc
+
+
+def _date(fmt: Any) -> int | str:
+    if not fmt:
+        return int(time.time() * 1000)
+    if fmt in ("iso", "object"):
+        return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    raise NodeError(f"unsupported date format {fmt!r} (use '' for milliseconds or 'iso')")
+
+
+def _binary(value: Any) -> bytes:
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError as exc:
+        raise NodeError(f"invalid buffer value {value!r}: {exc.msg}") from exc
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, list):
+        try:
+            return bytes(data)
+        except (TypeError, ValueError) as exc:
+            raise NodeError(f"invalid buffer value {value!r}: {exc}") from exc
+    raise NodeError(f"invalid buffer value {value!r}: not a string or array")

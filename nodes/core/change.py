@@ -1,0 +1,192 @@
+"""``change``: sets, changes, deletes and moves message properties and flow/global context."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from flowengine.errors import NodeError
+from flowengine.message import Msg, clone, delete_path, get_path, has_path, set_path
+from flowengine.node import Node, NodeConfig
+from nodes.core.jsvalue import js_regex, js_replacement, js_str
+from nodes.core.typed import VALUE_TYPES, check_static, check_type, context_key, typed_value
+
+TARGETS = frozenset({"msg", "flow", "global"})
+FROM_TYPES = frozenset({"str", "num", "bool", "re", "env", "msg", "flow", "global"})
+_MISSING = object()
+
+
+class ChangeRule(NodeConfig):
+    """One rule; applied in order, each seeing the result of the previous ones."""
+
+    t: Literal["set", "change", "delete", "move"] = Field(description="What to do: set, change, delete or move.")
+    pt: str = Field(default="msg", description="Where `p` lives: msg, flow or global.")
+    p: str = Field(description="The property path (or context key) the rule works on.")
+    tot: str = Field(
+        default="str",
+        description="Type of `to`: str, num, bool, json, date, bin, env, msg, flow, global (move: msg, flow or global).",
+    )
+    to: Any = Field(default="", description="set: the new value; change: the replacement; move: the destination path.")
+    fromt: str = Field(
+        default="str", description="Type of `from`: str, num, bool, re (regular expression), env, msg, flow, global."
+    )
+    from_: Any = Field(default="", alias="from", description="change: the value or pattern to replace.")
+    dc: bool = Field(default=False, description="set: deep-copy the value taken from msg/flow/global.")
+    re: bool = Field(default=False, description='Legacy flag: `from` is a regular expression (same as fromt "re").')
+
+    _pt = field_validator("pt")(lambda v: check_type(v, TARGETS, "property type"))
+
+    @field_validator("p")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("property must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _normalise(self) -> ChangeRule:
+        if self.t == "change" and self.re:
+            self.fromt = "re"
+        if self.t == "set" and "tot" not in self.model_fields_set and str(self.to).startswith("msg."):
+            self.to, self.tot = str(self.to)[4:], "msg"  # Node-RED's migration of old rules
+        if self.t == "move" and "tot" not in self.model_fields_set:
+            self.tot = "msg"
+        check_type(self.tot, TARGETS if self.t == "move" else VALUE_TYPES, "to type (tot)")
+        check_type(self.fromt, FROM_TYPES, "from type (fromt)")
+        if self.t in ("set", "change"):
+            check_static(self.to, self.tot)
+        if self.t == "change" and self.fromt == "re":
+            try:
+                js_regex(str(self.from_))
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {self.from_!r} in from: {exc}") from None
+        return self
+
+
+class ChangeConfig(NodeConfig):
+    rules: list[ChangeRule] = Field(default_factory=list, description="The rules, applied in order.")
+    # Node-RED 0.x single-rule form, converted to `rules` when `rules` is absent:
+    action: str = Field(default="", description="Legacy single rule: replace, change, delete or move.")
+    property: str = Field(default="", description="Legacy single rule: the property.")
+    to: Any = Field(default="", description="Legacy single rule: the value or destination.")
+    from_: Any = Field(default="", alias="from", description="Legacy single rule: the value to replace.")
+    reg: bool = Field(default=False, description="Legacy single rule: `from` is a regular expression.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rules" not in data and data.get("action"):
+            t = "set" if data["action"] == "replace" else data["action"]
+            rule = {"t": t, "p": data.get("property", ""), "to": data.get("to", "")}
+            if t == "change":
+                rule |= {"from": data.get("from", ""), "re": data.get("reg", False) in (True, None)}
+            data = {**data, "rules": [rule]}
+        return data
+
+
+class ChangeNode(Node):
+    """Applies its rules to each message, then sends it on.
+
+    - set: `p` = the value `to` (typed by `tot`); a missing msg/flow/global source deletes `p`.
+    - change: in a string, replace `from` (text, number, boolean or regular expression with
+      `$1`-style references) by `to`; a property equal to `from` as a whole is replaced
+      keeping the type of `to`; numbers and booleans are replaced only when equal.
+    - delete: remove `p`.
+    - move: set `to` (in `tot`: msg, flow or global) to `p`, then delete `p`.
+
+    Values written to flow/global context are copies, so later changes to the message
+    never alter the stored context.
+    """
+
+    Config = ChangeConfig
+    config: ChangeConfig
+
+    def on_input(self, msg: Msg) -> None:
+        for rule in self.config.rules:
+            self.apply(rule, msg)
+        self.send(msg)
+
+    def apply(self, rule: ChangeRule, msg: Msg) -> None:
+        """Apply one rule to ``msg`` (and context)."""
+        if rule.t == "move":
+            value = self._get(rule.pt, rule.p, msg)
+            self._delete(rule.pt, rule.p, msg)
+            self._put(rule.tot, str(rule.to), value, msg)
+        elif rule.t == "delete":
+            self._delete(rule.pt, rule.p, msg)
+        elif rule.t == "set":
+            self._put(rule.pt, rule.p, self._to_value(rule, msg), msg)
+        else:
+            current = self._get(rule.pt, rule.p, msg)
+            changed = self._changed(rule, current, msg)
+            if changed is not current:
+                self._put(rule.pt, rule.p, changed, msg)
+
+    def _to_value(self, rule: ChangeRule, msg: Msg) -> Any:
+        if rule.tot in TARGETS:
+            value = self._get(rule.tot, str(rule.to), msg)
+            return clone(value) if rule.dc else value
+        return typed_value(self, rule.to, rule.tot, msg)
+
+    def _changed(self, rule: ChangeRule, current: Any, msg: Msg) -> Any:
+        """The new value of ``current`` under a change rule; ``current`` itself when unchanged."""
+        kind, wanted = self._from(rule, msg)
+        value = self._to_value(rule, msg)
+        value = None if value is _MISSING else value
+        if isinstance(current, str):
+            if kind in ("str", "num", "bool") and current == js_str(wanted):
+                return value
+            pattern = js_regex(str(wanted)) if kind == "re" else re.compile(re.escape(js_str(wanted)))
+            result = pattern.sub(js_replacement(js_str(value)), current)
+            return value if rule.tot == "bool" and result == js_str(value) else result
+        if isinstance(current, (int, float)) and not isinstance(current, bool) and kind == "num":
+            return value if _number_equal(current, wanted) else current
+        if isinstance(current, bool) and kind == "bool":
+            return value if js_str(current) == js_str(wanted) else current
+        return current
+
+    def _from(self, rule: ChangeRule, msg: Msg) -> tuple[str, Any]:
+        if rule.fromt not in TARGETS:
+            value = (
+                rule.from_
+                if rule.fromt == "re"
+                else typed_value(self, rule.from_, "str" if rule.fromt != "env" else "env", msg)
+            )
+            return ("str" if rule.fromt == "env" else rule.fromt), value
+        value = self._get(rule.fromt, str(rule.from_), msg)
+        if isinstance(value, bool):
+            return "bool", value
+        if isinstance(value, (int, float)):
+            return "num", value
+        if isinstance(value, str):
+            return "str", value
+        raise NodeError(f"change rule: from value of type {type(value).__name__} is not supported")
+
+    def _get(self, where: str, path: str, msg: Msg) -> Any:
+        if where == "msg":
+            return get_path(msg, path) if has_path(msg, path) else _MISSING
+        value = self.context(where).get(context_key(path))
+        return _MISSING if value is None else clone(value)
+
+    def _put(self, where: str, path: str, value: Any, msg: Msg) -> None:
+        if value is _MISSING:
+            self._delete(where, path, msg)
+        elif where == "msg":
+            set_path(msg, path, value)
+        else:
+            self.context(where).set(context_key(path), clone(value))
+
+    def _delete(self, where: str, path: str, msg: Msg) -> None:
+        if where == "msg":
+            delete_path(msg, path)
+        else:
+            self.context(where).set(context_key(path), None)
+
+
+def _number_equal(current: float, wanted: Any) -> bool:
+    try:
+        return current == float(wanted)
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,186 @@
+"""``switch``: routes each message to the outputs whose rule matches a property."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from flowengine.message import Msg
+from flowengine.node import Node, NodeConfig
+from nodes.core.jsvalue import js_compare, js_num, js_regex, js_str, loose_eq
+from nodes.core.typed import VALUE_TYPES, check_static, check_type, typed_value
+
+PROPERTY_TYPES = frozenset({"msg", "flow", "global", "env"})
+RULE_VALUE_TYPES = VALUE_TYPES | {"prev", "re", "null"}
+
+
+def _empty(a: Any) -> bool | None:
+    """True/False for sized values and objects, None for anything else (neither empty nor not)."""
+    if isinstance(a, (str, list, bytes, bytearray, dict)):
+        return len(a) == 0
+    return None
+
+
+def _is_json(a: Any) -> bool:
+    try:
+        json.loads(a)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_ISTYPE: dict[str, Callable[[Any], bool]] = {
+    "array": lambda a: isinstance(a, list),
+    "buffer": lambda a: isinstance(a, (bytes, bytearray)),
+    "json": _is_json,
+    "null": lambda a: a is None,
+    "number": lambda a: isinstance(a, (int, float)) and not isinstance(a, bool) and js_num(a) is not None,
+    "string": lambda a: isinstance(a, str),
+    "boolean": lambda a: isinstance(a, bool),
+    "object": lambda a: isinstance(a, dict),
+    "undefined": lambda a: a is None,
+}
+
+#: Operators by rule type: (property, v1, v2, case-insensitive) -> matched.
+OPERATORS: dict[str, Callable[[Any, Any, Any, bool], bool]] = {
+    "eq": lambda a, b, c, i: loose_eq(a, b),
+    "neq": lambda a, b, c, i: not loose_eq(a, b),
+    "lt": lambda a, b, c, i: js_compare(a, b, "lt"),
+    "lte": lambda a, b, c, i: js_compare(a, b, "lte"),
+    "gt": lambda a, b, c, i: js_compare(a, b, "gt"),
+    "gte": lambda a, b, c, i: js_compare(a, b, "gte"),
+    "btwn": lambda a, b, c, i: (
+        (js_compare(a, b, "gte") and js_compare(a, c, "lte")) or (js_compare(a, b, "lte") and js_compare(a, c, "gte"))
+    ),
+    "cont": lambda a, b, c, i: js_str(b) in js_str(a),
+    "regex": lambda a, b, c, i: js_regex(js_str(b), i).search(js_str(a)) is not None,
+    "true": lambda a, b, c, i: a is True,
+    "false": lambda a, b, c, i: a is False,
+    "null": lambda a, b, c, i: a is None,
+    "nnull": lambda a, b, c, i: a is not None,
+    "empty": lambda a, b, c, i: _empty(a) is True,
+    "nempty": lambda a, b, c, i: _empty(a) is False,
+    "istype": lambda a, b, c, i: _ISTYPE.get(str(b), lambda _: False)(a),
+    "hask": lambda a, b, c, i: isinstance(a, dict) and js_str(b) in a,
+}
+
+
+class SwitchRule(NodeConfig):
+    """One rule; its output port is its position in `rules`."""
+
+    t: str = Field(
+        description="Test: eq, neq, lt, lte, gt, gte, btwn, cont, regex, true, false, null, nnull, empty, nempty, istype, hask, else."
+    )
+    vt: str | None = Field(
+        default=None,
+        description="Type of `v` (str, num, bool, json, msg, flow, global, env, prev); guessed from `v` when absent.",
+    )
+    v: Any = Field(default=None, description="The value to compare with (regex: the pattern; istype: the type name).")
+    v2t: str | None = Field(default=None, description="Type of `v2` (btwn).")
+    v2: Any = Field(default=None, description="btwn: the other bound.")
+    case: bool = Field(default=False, description="regex: ignore case.")
+
+    @field_validator("t")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in OPERATORS and value != "else":
+            hint = " (sequence rules need msg.parts, not supported)" if value in ("head", "tail", "index") else ""
+            raise ValueError(f"unsupported rule {value!r}{hint}; expected one of {', '.join([*OPERATORS, 'else'])}")
+        return value
+
+    @model_validator(mode="after")
+    def _types(self) -> SwitchRule:
+        if self.t == "istype":
+            self.vt = "str"  # Node-RED stores the type name in both v and vt
+        self.vt = _guess(self.v, self.vt)
+        check_type(self.vt, RULE_VALUE_TYPES, "rule value type (vt)")
+        check_static(self.v, self.vt)
+        if self.v2 is not None:
+            self.v2t = _guess(self.v2, self.v2t)
+            check_type(self.v2t, RULE_VALUE_TYPES, "rule value type (v2t)")
+            check_static(self.v2, self.v2t)
+        if self.t == "regex" and self.vt in ("str", "re"):
+            try:
+                js_regex(js_str(self.v), self.case)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {self.v!r}: {exc}") from None
+        return self
+
+
+def _guess(value: Any, vtype: str | None) -> str:
+    """Node-RED: a rule without a type is a number when its value looks like one, else a string."""
+    if vtype:
+        return vtype
+    return "num" if value is not None and not isinstance(value, bool) and js_num(value) is not None else "str"
+
+
+class SwitchConfig(NodeConfig):
+    property: str = Field(
+        default="payload", description="The property to test (a msg path, context key or env var name)."
+    )
+    propertyType: str = Field(default="msg", description="Where `property` lives: msg, flow, global or env.")
+    rules: list[SwitchRule] = Field(
+        default_factory=list, description="The rules; output n carries the messages rule n matched."
+    )
+    checkall: bool = Field(
+        default=True,
+        description='true ("checking all rules"): send to every matching output; false: stop at the first match.',
+    )
+    outputs: int | None = Field(
+        default=None, description="Written by Node-RED; the number of outputs is always the number of rules."
+    )
+
+    _property_type = field_validator("propertyType")(lambda v: check_type(v or "msg", PROPERTY_TYPES, "propertyType"))
+    _checkall = field_validator("checkall", mode="before")(lambda v: True if v in ("", None) else v)
+
+
+class SwitchNode(Node):
+    """Tests one property of each message against its rules and sends the message to the output
+    of every matching rule (or only the first, with `checkall` false). Comparisons follow
+    JavaScript, as in Node-RED: "5" equals 5, and numbers in strings compare as numbers.
+    `else` matches when no rule since the previous `else` matched; `prev` compares with the
+    property's value in the previous message.
+    """
+
+    Config = SwitchConfig
+    config: SwitchConfig
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.previous: Any = None
+
+    @classmethod
+    def output_count(cls, config: NodeConfig) -> int:
+        assert isinstance(config, SwitchConfig)
+        return len(config.rules)
+
+    def on_input(self, msg: Msg) -> None:
+        cfg = self.config
+        value = typed_value(self, cfg.property, cfg.propertyType, msg)
+        onward: list[Msg | None] = []
+        else_open = True  # no rule matched since the last `else`
+        for rule in cfg.rules:
+            if rule.t == "else":
+                matched, else_open = else_open, True
+            else:
+                v1 = self._operand(rule.v, rule.vt, msg)
+                v2 = self._operand(rule.v2, rule.v2t, msg)
+                matched = OPERATORS[rule.t](value, v1, v2, rule.case)
+            onward.append(msg if matched else None)
+            if matched:
+                else_open = False
+                if not cfg.checkall:
+                    break
+        self.previous = value
+        self.send(onward)
+
+    def _operand(self, value: Any, vtype: str | None, msg: Msg) -> Any:
+        if vtype == "prev":
+            return self.previous
+        if value is None or vtype in (None, "re", "null"):
+            return value
+        return typed_value(self, value, vtype, msg)
