@@ -64,7 +64,7 @@ class MqttPeer:
         if ca_file:
             self.client.tls_set_context(ssl.create_default_context(cafile=ca_file))
         self.client.max_inflight_messages_set(max_inflight)
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # floats work: it only sleeps
         self.client.on_connect = lambda c, u, f, rc, p: self._connected.set() if not rc.is_failure else None
         self.client.on_disconnect = lambda c, u, f, rc, p: self._connected.clear()
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
@@ -74,7 +74,7 @@ class MqttPeer:
         self.wait_connected()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.messages.put((msg.topic, msg.payload, msg.qos, msg.retain))
+        self.messages.put((msg.topic, bytes(msg.payload), msg.qos, msg.retain))
 
     def wait_connected(self, timeout: float = 10.0) -> None:
         if not self._connected.wait(timeout):
