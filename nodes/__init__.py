@@ -23,5 +23,6 @@ BUILTIN_TYPES: dict[str, str] = {
     "expression": "nodes.core.expression:ExpressionNode",
     # flexapi (the device agent)
     # sources (hardware drivers with simulated backends)
+    "obd source": "nodes.sources.obd.node:ObdSourceNode",
     "gnss source": "nodes.sources.gnss.node:GnssSourceNode",
 }

@@ -1,0 +1,166 @@
+"""``obd source``: OBD-II over CAN into ``obd.*`` (Appendix A.4).
+
+Settings (``[sources.obd]``): ``interface`` (python-can interface, default ``socketcan``),
+``channel`` (``can0``), ``bitrate`` (500000), ``request_id``/``ecu_id``/``physical_id``
+(0x7DF/0x7E8/0x7E0), ``timeout_s`` (0.1: reply deadline per request), ``gap_s`` (0.01:
+pause between requests), ``max_misses`` (3 cycles without any reply = ECU gone),
+``monitors`` (``since_clear`` from PID 01 or ``drive_cycle`` from PID 41).
+
+Only PIDs the ECU announces in its bitmaps are polled, one request at a time. Derived
+values: ``obd.f_rate`` from MAF when PID 5E is missing; ``obd.f_econ`` = speed / fuel
+rate; ``obd.t_dist`` integrates PID 0D speed since the engine started (PID 1F resets).
+Simulated: an ECU on python-can's ``virtual`` bus, driven by the vehicle model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowengine.errors import DeviceIOError
+from nodes.sources.base import SourceNode, in_thread
+from nodes.sources.obd.client import ObdClient
+from nodes.sources.obd.pids import KEYS, MODE01, decode, fuel_rate_from_maf
+from nodes.sources.sim.ecu import SimulatedEcu
+from nodes.sources.sim.vehicle import shared_vehicle
+
+VIN_RETRY_S = 30.0
+MAX_ECON = 125.5
+
+
+class ObdSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interface: str = Field(default="socketcan", min_length=1)
+    channel: str = Field(default="can0", min_length=1)
+    bitrate: int = Field(default=500_000, ge=10_000, le=1_000_000)
+    request_id: int = Field(default=0x7DF, ge=0, le=0x7FF)
+    ecu_id: int = Field(default=0x7E8, ge=0, le=0x7FF)
+    physical_id: int = Field(default=0x7E0, ge=0, le=0x7FF)
+    timeout_s: float = Field(default=0.1, gt=0, le=5)
+    gap_s: float = Field(default=0.01, ge=0, le=1)
+    max_misses: int = Field(default=3, ge=1, le=100)
+    monitors: Literal["since_clear", "drive_cycle"] = "since_clear"
+
+
+def wanted_pids(supported: set[int], monitors: str) -> list[int]:
+    """What to poll: decodable PIDs the ECU supports, without redundant ones."""
+    skip = {0x41 if monitors == "since_clear" else -1}
+    if 0x49 in supported:
+        skip.add(0x4A)
+    if 0x5E in supported:
+        skip.add(0x10)
+    return sorted(p for p in supported & set(MODE01) if p not in skip)
+
+
+class ObdSourceNode(SourceNode):
+    """Discovers supported PIDs, reads the VIN, then polls every ``interval``."""
+
+    prefixes: ClassVar[tuple[str, ...]] = ("obd",)
+    keys: ClassVar[tuple[str, ...]] = KEYS
+    Settings: ClassVar[type[BaseModel] | None] = ObdSettings
+
+    async def on_start(self) -> None:
+        self.ecu: SimulatedEcu | None = None
+        self.vin: str | None = None
+        self.trip_km = 0.0
+        await super().on_start()
+
+    async def run_backend(self) -> None:
+        hw = self.hw
+        interface, channel = hw.interface, hw.channel
+        if self.simulated:
+            interface, channel = "virtual", f"flowengine-obd-{id(self.runtime):x}-{self.id}"
+            ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
+            self.ecu = await in_thread(lambda: SimulatedEcu(shared_vehicle(self.runtime), channel, **ids).start())
+        ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
+        client = await in_thread(
+            lambda: ObdClient.open(interface, channel, hw.bitrate, timeout=hw.timeout_s, gap=hw.gap_s, **ids)
+        )
+        try:
+            await self._session(client)
+        finally:
+            await in_thread(client.close)
+            if self.ecu is not None:
+                await in_thread(self.ecu.stop)
+                self.ecu = None
+
+    async def _session(self, client: ObdClient) -> None:
+        pids = wanted_pids(await in_thread(client.discover), self.hw.monitors)
+        self.log.info("ECU 0x%03X supports %d decodable PID(s)", self.hw.ecu_id, len(pids))
+        interval = self.config.interval  # type: ignore[attr-defined]
+        misses, vin_at, last = 0, 0.0, None
+        while True:
+            started = time.monotonic()
+            if self.vin is None and started - vin_at >= VIN_RETRY_S:
+                self.vin, vin_at = await in_thread(client.read_vin), started
+            raw = await self._poll(client, pids)
+            misses = 0 if raw else misses + 1
+            if misses >= self.hw.max_misses:
+                raise DeviceIOError(f"ECU 0x{self.hw.ecu_id:03X} stopped answering")
+            if raw:
+                self.publish(self._values(raw, started - last if last else 0.0))
+                self.status("green", "dot", f"{len(raw)}/{len(pids)} PIDs" + (f", VIN {self.vin}" if self.vin else ""))
+                last = started
+            await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
+
+    async def _poll(self, client: ObdClient, pids: list[int]) -> dict[int, bytes]:
+        """One request outstanding at a time; PIDs that time out are left out of this cycle.
+
+        ``max_misses`` timeouts in a row end the cycle early, so a silent bus costs a few
+        request timeouts rather than one per PID.
+        """
+        replies, silent_run = {}, 0
+        for pid in pids:
+            data = await in_thread(client.request, pid)
+            if data is None:
+                silent_run += 1
+                if silent_run >= self.hw.max_misses:
+                    break
+                continue
+            replies[pid], silent_run = data, 0
+        return replies
+
+    def _values(self, raw: dict[int, bytes], elapsed: float) -> dict[str, Any]:
+        decoded: dict[str, Any] = {}
+        for pid, data in sorted(raw.items()):
+            try:
+                decoded.update(decode(pid, data))
+            except ValueError as exc:
+                self.log.debug("PID %02X: %s", pid, exc)
+        values: dict[str, Any] = dict.fromkeys(KEYS)
+        values.update({k: v for k, v in decoded.items() if k in values})
+        values["obd.vin"] = self.vin
+        if values["obd.f_rate"] is None and decoded.get("maf") is not None:
+            values["obd.f_rate"] = fuel_rate_from_maf(decoded["maf"])
+        values["obd.f_econ"] = fuel_economy(values["obd.speed"], values["obd.f_rate"])
+        values["obd.t_dist"] = self._trip(values, elapsed)
+        return values
+
+    def _trip(self, values: dict[str, Any], elapsed: float) -> float | None:
+        """Distance since the engine started: PID 0D integrated, reset when PID 1F restarts."""
+        speed, up_time = values["obd.speed"], values["obd.up_time"]
+        if speed is None:
+            return None
+        previous = getattr(self, "_up_time", None)
+        if up_time is not None and previous is not None and up_time < previous:
+            self.trip_km = 0.0
+        self._up_time = up_time
+        self.trip_km += speed * elapsed / 3600.0
+        return round(self.trip_km, 3)
+
+    async def on_close(self) -> None:
+        if self.ecu is not None:
+            await in_thread(self.ecu.stop)
+
+
+def fuel_economy(speed_kmh: int | None, rate_lph: float | None) -> float | None:
+    """km/l from speed and fuel rate; fuel cut while rolling reads as the range maximum."""
+    if speed_kmh is None or rate_lph is None:
+        return None
+    if rate_lph <= 0:
+        return MAX_ECON if speed_kmh > 0 else None
+    return round(min(MAX_ECON, speed_kmh / rate_lph), 2)
