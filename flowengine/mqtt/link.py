@@ -242,7 +242,7 @@ class MqttLink:
             if self._closing:
                 return
             delay = self._backoff.next()
-            self.log.warning("%s; retrying in %.1f s", reason, delay)
+            self.log.warning("%s; retrying in %.3g s", reason, delay)
             await asyncio.sleep(delay)
 
     async def _session(self) -> str:
