@@ -17,6 +17,7 @@ BUILTIN_TYPES: dict[str, str] = {
     "status": "nodes.core.status:StatusNode",
     "link in": "nodes.core.link:LinkInNode",
     "link out": "nodes.core.link:LinkOutNode",
+    "link call": "nodes.core.link:LinkCallNode",
     "mqtt-broker": "nodes.core.mqtt_broker:MqttBrokerNode",
     "mqtt in": "nodes.core.mqtt_in:MqttInNode",
     "mqtt out": "nodes.core.mqtt_out:MqttOutNode",
