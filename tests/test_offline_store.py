@@ -230,8 +230,9 @@ def test_damaged_pages_are_moved_aside(db_path: Path, caplog) -> None:
     with OfflineStore(db_path) as s:
         s.put_many([(TOPIC, os.urandom(3000), 1, False) for _ in range(200)])
     raw = bytearray(db_path.read_bytes())
-    assert len(raw) > 40 * 4096
-    raw[8192 : 8192 + 3 * 4096] = b"\xff" * (3 * 4096)  # wipe the b-tree pages after the schema
+    page = int.from_bytes(raw[16:18], "big")  # the page size, from the SQLite file header
+    assert len(raw) > 20 * page
+    raw[page : 4 * page] = b"\xff" * (3 * page)  # wipe the b-tree pages after the schema page
     db_path.write_bytes(bytes(raw))
     with caplog.at_level(logging.ERROR, logger="flowengine.mqtt.offline_store"), OfflineStore(db_path) as s:
         assert len(s) == 0
