@@ -24,6 +24,7 @@ BUILTIN_TYPES: dict[str, str] = {
     "expression": "nodes.core.expression:ExpressionNode",
     # flexapi (the device agent)
     # sources (hardware drivers with simulated backends)
+    "motion source": "nodes.sources.motion.node:MotionSourceNode",
     "obd source": "nodes.sources.obd.node:ObdSourceNode",
     "gnss source": "nodes.sources.gnss.node:GnssSourceNode",
 }
