@@ -1,0 +1,149 @@
+"""A simulated LTE modem answering AT commands on a pseudo-terminal.
+
+Its serving cell and radio readings come from the shared vehicle model, so they
+change as the simulated vehicle drives.
+
+The cellular source talks to it exactly as to a real modem: pyserial opens the
+pty (through a stable symlink, as udev names real modems), writes commands and
+parses the answers with the same codecs. Tests use :meth:`hangup`,
+:meth:`restore`, :attr:`silent` and :meth:`garbage` to inject faults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import select
+import threading
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+from nodes.sources.sim.vehicle import VehicleState
+
+
+def csq_of(rssi_dbm: float) -> int:
+    """The ``+CSQ`` level (0..31) of an RSSI in dBm."""
+    return max(0, min(31, round((rssi_dbm + 113) / 2)))
+
+
+class SimModem:
+    """Serves AT commands on a pty in a thread of its own; the port path is :attr:`link`."""
+
+    IMEI, IMSI, ICCID, NUMBER = "867698041234565", "262011234567890", "89490200001234567890", "+491701234567"
+
+    MCC, MNC, OPERATOR = 262, 1, "Telekom.de"
+
+    def __init__(self, link: Path, radio: Callable[[], VehicleState]) -> None:
+        self.link = link
+        self.radio = radio
+        self.rng = random.Random(link.name)
+        self.silent = False
+        self.echo = True
+        self._fds: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SimModem:
+        self._open()
+        self._thread = threading.Thread(target=self._serve, name=f"sim-modem:{self.link.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+        self.hangup()
+
+    def hangup(self) -> None:
+        """The modem vanishes: both ends of the pty close (the driver sees I/O errors)."""
+        with self._lock:
+            fds, self._fds = self._fds, None
+        for fd in fds or ():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def restore(self) -> None:
+        """The modem comes back (on a new pty behind the same :attr:`link`), echo on as after power-up."""
+        self.hangup()
+        self.echo = True
+        self._open()
+
+    def garbage(self, size: int = 64) -> None:
+        """Line noise: random bytes towards the driver."""
+        with self._lock:
+            if self._fds:
+                os.write(self._fds[0], bytes(self.rng.randrange(256) for _ in range(size)))
+
+    def _open(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        temp = self.link.with_name(self.link.name + ".new")
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        temp.symlink_to(os.ttyname(slave))
+        os.replace(temp, self.link)
+        with self._lock:
+            self._fds = (master, slave)
+
+    def _serve(self) -> None:
+        buffer = b""
+        while not self._stop.is_set():
+            master = self._fds[0] if self._fds else None
+            if master is None:
+                self._stop.wait(0.02)
+                buffer = b""
+                continue
+            try:
+                ready, _, _ = select.select([master], [], [], 0.05)
+                data = os.read(master, 1024) if ready else b""
+            except OSError:
+                continue
+            buffer += data
+            while b"\r" in buffer:
+                line, buffer = buffer.split(b"\r", 1)
+                self._answer(line.decode("ascii", "replace").strip())
+
+    def _answer(self, cmd: str) -> None:
+        if not cmd or self.silent:
+            return
+        out = cmd + "\r" if self.echo else ""
+        reply = self.respond(cmd)
+        out += "".join(f"\r\n{line}\r\n" for line in reply or [])
+        out += "\r\nOK\r\n" if reply is not None else "\r\nERROR\r\n"
+        with self._lock, contextlib.suppress(OSError):
+            if self._fds:
+                os.write(self._fds[0], out.encode("ascii"))
+
+    def respond(self, cmd: str) -> list[str] | None:
+        """The information lines for ``cmd`` (None: the modem answers ERROR)."""
+        upper = cmd.upper()
+        if upper in ("ATE0", "ATE1"):
+            self.echo = upper == "ATE1"
+            return []
+        if upper in ("AT", "AT+CMEE=1", "AT+CREG=2", "AT+CEREG=2"):
+            return []
+        return self._queries().get(upper)
+
+    def _queries(self) -> dict[str, list[str]]:
+        r = self.radio()
+        cell = f'"{r.lac:04X}","{r.cell_id:08X}",7'
+        qeng = (
+            f'+QENG: "servingcell","NOCONN","LTE","FDD",{self.MCC},{self.MNC:02d},{r.cell_id:X},{r.cell_id % 504},'
+            f"6300,20,5,5,{r.lac:X},{round(r.rsrp_dbm)},{round(r.rsrq_db)},{round(r.rssi_dbm)},{round(r.sinr_db)},-"
+        )
+        return {
+            "AT+CSQ": [f"+CSQ: {csq_of(r.rssi_dbm)},99"],
+            "AT+CREG?": [f"+CREG: 2,1,{cell}"],
+            "AT+CEREG?": [f"+CEREG: 2,1,{cell}"],
+            "AT+COPS?": [f'+COPS: 0,0,"{self.OPERATOR}",7'],
+            "AT+CGSN": [self.IMEI],
+            "AT+CIMI": [self.IMSI],
+            "AT+QCCID": [f"+QCCID: {self.ICCID}"],
+            "AT+CNUM": [f'+CNUM: "","{self.NUMBER}",145'],
+            'AT+QENG="SERVINGCELL"': [qeng],
+            "AT+QDSIM?": ["+QDSIM: 0"],
+        }
