@@ -1,0 +1,153 @@
+"""``mqtt-broker``: a config node that owns one MQTT connection for the mqtt in/out nodes using it.
+
+Also home of what mqtt in and mqtt out share: finding their link (a broker node
+or the device's own connection) and showing its state as their status.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from flowengine.config import MqttSettings, check_client_id
+from flowengine.errors import NodeError
+from flowengine.mqtt import MqttLink
+from flowengine.node import Node, NodeConfig
+
+_PLAIN_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
+
+
+class MqttBrokerConfig(NodeConfig):
+    broker: str = Field(default="localhost", description="Host name or address, or a mqtt:// / mqtts:// URL.")
+    port: int | None = Field(default=None, description="TCP port; empty means 1883 (8883 with TLS).")
+    clientid: str = Field(default="", description="Client id; empty gets a random one, as Node-RED does.")
+    usetls: bool = Field(default=False, description="Connect with TLS (the system's CA certificates).")
+    tls: str = Field(default="", description="Node-RED tls-config node id; not used (use the device's TLS flags).")
+    keepalive: int = Field(default=60, description="Keepalive in seconds.")
+    cleansession: bool = Field(default=True, description="Start a clean session on each connect.")
+    protocolVersion: int = Field(default=4, description="4 (MQTT 3.1.1) is the one supported.")
+    user: str = Field(default="", description="User name (or credentials.user).")
+    password: str = Field(default="", repr=False, description="Password (or credentials.password).")
+    credentials: dict[str, Any] = Field(default_factory=dict, repr=False, description="Node-RED credentials.")
+
+    @field_validator("port", "keepalive", "protocolVersion", mode="before")
+    @classmethod
+    def _blank_number(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("keepalive", mode="after")
+    @classmethod
+    def _keepalive(cls, value: int | None) -> int:
+        return 60 if value is None else value
+
+    @field_validator("protocolVersion", mode="after")
+    @classmethod
+    def _protocol(cls, value: int | None) -> int:
+        if value in (None, 4):
+            return 4
+        name = {3: "MQTT 3.1", 5: "MQTT 5"}.get(value, f"version {value}")  # type: ignore[arg-type]
+        raise ValueError(f"{name} is not supported: set protocolVersion to 4 (MQTT 3.1.1)")
+
+    @field_validator("clientid")
+    @classmethod
+    def _clientid(cls, value: str) -> str:
+        if value:
+            check_client_id(value)
+        return value
+
+    @model_validator(mode="after")
+    def _settings_valid(self) -> MqttBrokerConfig:
+        self.settings()
+        return self
+
+    def endpoint(self) -> tuple[str, int, bool]:
+        """Host, port and whether TLS is on, from ``broker``/``port``/``usetls``."""
+        host, port, tls = self.broker.strip() or "localhost", self.port, self.usetls
+        if "://" in host:
+            url = urlsplit(host)
+            if url.scheme not in _PLAIN_SCHEMES:
+                raise ValueError(f"broker: scheme {url.scheme!r} is not supported (use mqtt:// or mqtts://)")
+            tls = tls or _PLAIN_SCHEMES[url.scheme]
+            host, port = url.hostname or "localhost", url.port or port
+        return host, port or (8883 if tls else 1883), tls
+
+    def settings(self) -> MqttSettings:
+        """The link settings; a ValueError names the offending property."""
+        host, port, _ = self.endpoint()
+        creds = self.credentials or {}
+        user = str(creds.get("user") or self.user) or None
+        password = str(creds.get("password") or self.password) or None
+        try:
+            return MqttSettings(
+                host=host,
+                port=port,
+                client_id=self.clientid or f"nodered{os.urandom(8).hex()}",
+                username=user,
+                password=password if user else None,
+                keepalive=self.keepalive,
+                clean_session=self.cleansession,
+                qos=0,
+            )
+        except ValidationError as exc:
+            names = {"host": "broker", "client_id": "clientid", "clean_session": "cleansession"}
+            err = exc.errors()[0]
+            field = names.get(str(err["loc"][0]), str(err["loc"][0]))
+            raise ValueError(f"{field}: {err['msg']}") from None
+
+
+class MqttBrokerNode(Node):
+    """Owns an :class:`MqttLink`; mqtt in/out nodes naming it in ``broker`` share it."""
+
+    Config = MqttBrokerConfig
+    config: MqttBrokerConfig
+    outputs = 0
+    accepts_input = False
+    link: MqttLink | None = None
+
+    async def on_start(self) -> None:
+        _, _, tls = self.config.endpoint()
+        self.link = MqttLink(self.config.settings(), name=self.id, force_tls=tls)
+        await self.link.start(wait=False)
+
+    async def on_close(self) -> None:
+        if self.link is not None:
+            await self.link.close()
+
+
+class MqttClientNode(Node):
+    """Base of mqtt in and mqtt out: finds the link and mirrors its state in the node status."""
+
+    link: MqttLink | None = None
+
+    def attach(self, broker_id: str) -> MqttLink:
+        """Use the broker node ``broker_id``'s link, or the device's own connection when empty."""
+        self.link = find_link(self, broker_id)
+        self.link.add_state_listener(self._link_state)
+        self._link_state(self.link.connected, "")
+        return self.link
+
+    def _link_state(self, connected: bool, reason: str) -> None:
+        if connected:
+            self.status("green", "dot", "connected")
+        else:
+            self.status("red", "ring", "disconnected")
+
+    async def on_close(self) -> None:
+        if self.link is not None:
+            self.link.remove_state_listener(self._link_state)
+
+
+def find_link(node: Node, broker_id: str) -> MqttLink:
+    """The link of broker node ``broker_id``, or ``runtime.services["mqtt"]`` when empty."""
+    if broker_id:
+        link = getattr(node.runtime.nodes.get(broker_id), "link", None)
+        if link is None:
+            raise NodeError(f"broker: mqtt-broker node {broker_id!r} has no connection (did it fail to start?)")
+        return link  # type: ignore[no-any-return]
+    link = node.runtime.services.get("mqtt")
+    if link is None:
+        raise NodeError("broker: not set, and there is no device MQTT connection to use")
+    return link  # type: ignore[no-any-return]
