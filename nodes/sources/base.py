@@ -31,7 +31,9 @@ class SourceConfig(NodeConfig):
         default="auto", description="auto: simulated under --simulate, hardware otherwise"
     )
     interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between readings")
-    section: str = Field(default="", description="device config section with hardware settings (default: the source name)")
+    section: str = Field(
+        default="", description="device config section with hardware settings (default: the source name)"
+    )
 
 
 class SourceNode(Node):

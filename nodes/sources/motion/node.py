@@ -58,7 +58,8 @@ class MotionSourceNode(SourceNode):
         root = self.hw.iio_root
         if self.simulated and self.imu is None:
             period = min(0.1, self.config.interval)  # type: ignore[attr-defined]
-            self.imu = await in_thread(lambda: SimulatedImu(shared_vehicle(self.runtime), period).start())
+            vehicle = shared_vehicle(self.runtime)  # on the loop: one vehicle per runtime
+            self.imu = await in_thread(lambda: SimulatedImu(vehicle, period).start())
         if self.imu is not None:
             root = self.imu.root
         accel = await in_thread(find_device, root, "accel", self.hw.accel_name)

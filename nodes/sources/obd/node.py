@@ -75,7 +75,8 @@ class ObdSourceNode(SourceNode):
         if self.simulated:
             interface, channel = "virtual", f"flowengine-obd-{id(self.runtime):x}-{self.id}"
             ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
-            self.ecu = await in_thread(lambda: SimulatedEcu(shared_vehicle(self.runtime), channel, **ids).start())
+            vehicle = shared_vehicle(self.runtime)  # on the loop: one vehicle per runtime
+            self.ecu = await in_thread(lambda: SimulatedEcu(vehicle, channel, **ids).start())
         ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
         client = await in_thread(
             lambda: ObdClient.open(interface, channel, hw.bitrate, timeout=hw.timeout_s, gap=hw.gap_s, **ids)
