@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flowengine.config import MqttSettings, check_client_id
-from flowengine.errors import NodeError
+from flowengine.errors import LinkError, NodeError
 from flowengine.mqtt import MqttLink
 from flowengine.node import Node, NodeConfig
 
@@ -107,9 +107,20 @@ class MqttBrokerNode(Node):
     accepts_input = False
     link: MqttLink | None = None
 
-    async def on_start(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The link exists before any node starts: mqtt in/out may start first (they take no
+        # input either) and subscribe to it; it connects in on_start.
+        super().__init__(*args, **kwargs)
+        self._link_error: LinkError | None = None
         _, _, tls = self.config.endpoint()
-        self.link = MqttLink(self.config.settings(), name=self.id, force_tls=tls)
+        try:
+            self.link = MqttLink(self.config.settings(), name=self.id, force_tls=tls)
+        except LinkError as exc:
+            self._link_error = exc
+
+    async def on_start(self) -> None:
+        if self.link is None:
+            raise self._link_error or LinkError("no connection")
         await self.link.start(wait=False)
 
     async def on_close(self) -> None:
