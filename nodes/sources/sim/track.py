@@ -76,7 +76,8 @@ def _iso_time(text: str) -> float | None:
 
 def _nmea_points(text: str) -> list[tuple[float | None, float, float, float]]:
     """Positions from valid RMC sentences; altitude from the latest GGA before each one."""
-    points, alt = [], 0.0
+    points: list[tuple[float | None, float, float, float]] = []
+    alt = 0.0
     for line in text.splitlines():
         try:
             msg = pynmea2.parse(line.strip(), check=True)
