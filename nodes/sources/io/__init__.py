@@ -1,0 +1,1 @@
+"""The io source: digital inputs and outputs and analog inputs through gpiozero."""

@@ -1,0 +1,208 @@
+"""The io source through gpiozero's MockFactory pins and a mock MCP3xxx on the SPI pins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from flowengine.config import DeviceConfig
+from flowengine.errors import DeviceIOError
+from flowengine.testing import FlowHarness, wait_until
+from nodes.sources.io.board import IoBoard, output_changes, volts
+from nodes.sources.io.node import IoSource
+from nodes.sources.io.settings import IoSettings
+from nodes.sources.io.sim_board import SimIoHardware
+
+LOW_OUTPUTS = {(n, kind): 0 for n in range(1, 5) for kind in ("value", "pullup")}
+
+
+@pytest.fixture
+def rig() -> Iterator[tuple[SimIoHardware, IoBoard]]:
+    sim = SimIoHardware(IoSettings())
+    board = IoBoard(sim.settings, sim.factory, LOW_OUTPUTS)
+    yield sim, board
+    board.close()
+
+
+def test_inputs_follow_the_pins(rig: tuple[SimIoHardware, IoBoard]) -> None:
+    sim, board = rig
+    assert board.read()["io.DI3"] == 1  # pulled up, nothing connected
+    sim.drive_input(3, False)
+    sim.drive_input(1, True)
+    values = board.read()
+    assert (values["io.DI1"], values["io.DI3"], values["io.DI3_pullup"]) == (1, 0, 1)
+
+
+def test_pull_down_inputs_read_low_and_say_so() -> None:
+    settings = IoSettings(di=[{"pin": "GPIO5", "pullup": False}])
+    sim = SimIoHardware(settings)
+    board = IoBoard(settings, sim.factory, LOW_OUTPUTS)
+    try:
+        values = board.read()
+    finally:
+        board.close()
+    assert (values["io.DI1"], values["io.DI1_pullup"], values["io.DI2"]) == (0, 0, None)
+
+
+@pytest.mark.parametrize(("applied", "reported"), [(0.0, 0.0), (12.6, 12.6), (24.0, 24.0), (35.5, 35.5), (48.0, 36.0)])
+def test_analog_inputs_through_the_adc(rig: tuple[SimIoHardware, IoBoard], applied: float, reported: float) -> None:
+    sim, board = rig
+    sim.set_volts(2, applied)
+    assert board.read()["io.AI2"] == pytest.approx(reported, abs=0.01)  # 12-bit steps of 8.9 mV
+    assert isinstance(board.read()["io.AI2"], float)
+
+
+def test_ten_bit_adc_on_other_channels() -> None:
+    settings = IoSettings(adc="MCP3008", ai_channels=[7, 6], divider_ratio=10.0)
+    sim = SimIoHardware(settings)
+    board = IoBoard(settings, sim.factory, LOW_OUTPUTS)
+    try:
+        sim.set_volts(2, 20.0)
+        values = board.read()
+    finally:
+        board.close()
+    assert values["io.AI2"] == pytest.approx(20.0, abs=0.04) and values["io.AI1"] == 0.0 and values["io.AI3"] is None
+
+
+def test_outputs_and_pullups(rig: tuple[SimIoHardware, IoBoard]) -> None:
+    sim, board = rig
+    board.apply(output_changes({"io.DO1": 1, "io.DO3_pullup": 1}))
+    values = board.read()
+    assert (values["io.DO1"], values["io.DO2"], values["io.DO3_pullup"]) == (1, 0, 1)
+    assert sim.factory.pin("GPIO20").state and sim.factory.pin("GPIO26").state
+
+
+def test_output_keys_and_alias() -> None:
+    assert output_changes({"io.D01": 1, "io.DO4_pullup": 0, "io.DO2": True}) == {
+        (1, "value"): 1,
+        (4, "pullup"): 0,
+        (2, "value"): 1,
+    }
+    for bad in ({"io.DO5": 1}, {"io.DI1": 1}, {"io.DO1": 2}, {"io.DO1": 0.5}, {"io.DO1": "1"}):
+        with pytest.raises(ValueError, match=re.escape(next(iter(bad)))):
+            output_changes(bad)
+
+
+def test_output_without_pullup_pin_cannot_switch_it() -> None:
+    settings = IoSettings(do=[{"pin": "GPIO20", "initial_pullup": 1}])
+    sim = SimIoHardware(settings)
+    board = IoBoard(settings, sim.factory, {(1, "value"): 0, (1, "pullup"): 1})
+    try:
+        assert board.read()["io.DO1_pullup"] == 1
+        with pytest.raises(DeviceIOError, match=r"io\.DO1_pullup"):
+            board.apply({(1, "pullup"): 0})
+        with pytest.raises(DeviceIOError, match=r"io\.DO2"):
+            board.apply({(2, "value"): 1})
+    finally:
+        board.close()
+
+
+def test_gpio_failure_is_a_device_error(rig: tuple[SimIoHardware, IoBoard]) -> None:
+    sim, board = rig
+    sim.unplug()
+    with pytest.raises(DeviceIOError, match="reading the IO board failed"):
+        board.read()
+    with pytest.raises(DeviceIOError, match="setting outputs failed"):
+        board.apply({(1, "value"): 1})
+
+
+def test_volts_clamp_to_the_reference_range() -> None:
+    settings = IoSettings()
+    assert volts(-0.1, settings) == 0.0 and volts(1.0, settings) == 36.0
+
+
+def test_adc_channels_must_exist() -> None:
+    with pytest.raises(ValueError, match="ai_channels"):
+        IoSettings(adc="MCP3004", ai_channels=[4])
+
+
+# -- the node ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def io() -> Iterator[FlowHarness]:
+    h = FlowHarness(services={"device": DeviceConfig(simulate=True)})
+    source = {"id": "io", "type": "io source", "interval": 0.05, "wires": [["out"]]}
+    h.deploy([source, {"id": "out", "type": "helper", "wires": []}])
+    yield h
+    h.close()
+
+
+def next_where(h: FlowHarness, predicate) -> dict:
+    for _ in range(1000):
+        payload = h.one("out", timeout=10)["payload"]
+        if predicate(payload):
+            return payload
+    raise AssertionError("no matching message")
+
+
+def test_node_publishes_every_key_with_vehicle_levels(io: FlowHarness) -> None:
+    payload = io.one("out")["payload"]
+    state = io.runtime.services["vehicle"].state()
+    assert set(payload) == {*IoSource.keys, "io.ts"}
+    assert payload["io.DI1"] == int(state.ignition)
+    assert 9.0 < payload["io.AI1"] < 15.0  # the vehicle's battery through the divider and ADC
+
+
+def test_apply_outputs_drives_pins_and_publishes(io: FlowHarness) -> None:
+    io.one("out")
+    outputs = io.runtime.services["io.outputs"]
+    io.call(outputs.apply_outputs({"io.DO2": 1, "io.D04_pullup": 1}))
+    payload = next_where(io, lambda p: p["io.DO2"] == 1)
+    assert payload["io.DO4_pullup"] == 1 and payload["io.DO1"] == 0
+
+
+def test_apply_outputs_fails_loudly_when_hardware_fails(io: FlowHarness) -> None:
+    io.one("out")
+    outputs = io.runtime.services["io.outputs"]
+    io.node("io").sim.unplug()
+    with pytest.raises(DeviceIOError):
+        io.call(outputs.apply_outputs({"io.DO1": 1}))
+    wait_until(lambda: io.node("io").board is None, what="the board to be released")
+    with pytest.raises(DeviceIOError, match="not open"):
+        io.call(outputs.apply_outputs({"io.DO1": 1}))
+
+
+def test_gpio_failure_invalidates_then_recovers_with_outputs_kept(io: FlowHarness) -> None:
+    io.one("out")
+    io.call(io.runtime.services["io.outputs"].apply_outputs({"io.DO3": 1}))
+    io.node("io").sim.unplug()
+    invalid = next_where(io, lambda p: p["io.DI1"] is None)
+    assert all(invalid[k] is None for k in IoSource.keys)
+    io.node("io").sim.unplug(False)
+    back = next_where(io, lambda p: p["io.DI1"] is not None)
+    assert back["io.DO3"] == 1  # what was commanded survives the reconnect
+
+
+def test_service_is_removed_on_close() -> None:
+    h = FlowHarness(services={"device": DeviceConfig(simulate=True)})
+    h.deploy([{"id": "io", "type": "io source", "wires": []}])
+    assert h.runtime.services["io.outputs"] is h.node("io")
+    h.deploy([])
+    try:
+        assert "io.outputs" not in h.runtime.services
+    finally:
+        h.close()
+
+
+def test_missing_gpio_hardware_retries_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
+    h = FlowHarness(services={"device": DeviceConfig(sources={"io": {"pin_factory": "no-such-factory"}})})
+    with caplog.at_level("WARNING"):
+        h.deploy([{"id": "io", "type": "io source", "backend": "hardware", "wires": [["out"]]},
+                  {"id": "out", "type": "helper", "wires": []}])  # fmt: skip
+        try:
+            payload = h.one("out")["payload"]
+        finally:
+            h.close()
+    assert all(payload[k] is None for k in IoSource.keys)
+    assert "no gpiozero pin factory named 'no-such-factory'" in caplog.text
+
+
+def test_bad_pin_map_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
+    h = FlowHarness(services={"device": DeviceConfig(sources={"io": {"do": [{"pin": "GPIO20", "initial": 3}]}})})
+    with caplog.at_level("ERROR"):
+        h.deploy([{"id": "io", "type": "io source", "wires": []}])
+        h.close()
+    assert "sources.io: node io: do.0.initial" in caplog.text
