@@ -27,4 +27,8 @@ BUILTIN_TYPES: dict[str, str] = {
     "motion source": "nodes.sources.motion.node:MotionSourceNode",
     "obd source": "nodes.sources.obd.node:ObdSourceNode",
     "gnss source": "nodes.sources.gnss.node:GnssSourceNode",
+    "io source": "nodes.sources.io.node:IoSource",
+    "cellular source": "nodes.sources.cellular.node:CellularSource",
+    "sysinfo source": "nodes.sources.sysinfo.node:SysinfoSource",
+    "1-wire source": "nodes.sources.onewire.node:OneWireSource",
 }

@@ -190,8 +190,12 @@ def test_service_is_removed_on_close() -> None:
 def test_missing_gpio_hardware_retries_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
     h = FlowHarness(services={"device": DeviceConfig(sources={"io": {"pin_factory": "no-such-factory"}})})
     with caplog.at_level("WARNING"):
-        h.deploy([{"id": "io", "type": "io source", "backend": "hardware", "wires": [["out"]]},
-                  {"id": "out", "type": "helper", "wires": []}])  # fmt: skip
+        h.deploy(
+            [
+                {"id": "io", "type": "io source", "backend": "hardware", "wires": [["out"]]},
+                {"id": "out", "type": "helper", "wires": []},
+            ]
+        )
         try:
             payload = h.one("out")["payload"]
         finally:

@@ -1,0 +1,93 @@
+"""The sysinfo source on a fake OS tree and on its simulated backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flowengine.config import DeviceConfig
+from flowengine.testing import FlowHarness
+from nodes.sources.sysinfo.facts import mac_address, timezone
+from nodes.sources.sysinfo.node import SysinfoSettings, SysinfoSource, read_sysinfo
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "hostname").write_text("gw-0042\n")
+    (tmp_path / "serial").write_text("10000000b1c2d3e4\x00")
+    for iface, mac in (("eth0", "DC:A6:32:01:02:03"), ("wlan0", "dc:a6:32:01:02:04"), ("dummy0", "00:00:00:00:00:00")):
+        (tmp_path / "net" / iface).mkdir(parents=True)
+        (tmp_path / "net" / iface / "address").write_text(mac + "\n")
+    return tmp_path
+
+
+def settings(tree: Path, **extra: object) -> dict:
+    return {"hostname_file": str(tree / "hostname"), "etc_dir": str(tree / "etc"), "sys_net": str(tree / "net"),
+            "serial_files": [str(tree / "missing"), str(tree / "serial")], **extra}  # fmt: skip
+
+
+def test_facts_from_the_tree(tree: Path) -> None:
+    (tree / "etc" / "timezone").write_text("Europe/Vienna\n")
+    values = read_sysinfo(SysinfoSettings(**settings(tree, model_name="EG5120", product_number="A01")))
+    assert values["sysinfo.hostname"] == "gw-0042" and values["sysinfo.timezone"] == "Europe/Vienna"
+    assert values["sysinfo.lan_mac"] == "dc:a6:32:01:02:03"  # first existing of br0, br-lan, eth0
+    assert values["sysinfo.wlan_mac"] == "dc:a6:32:01:02:04" and values["sysinfo.wlan_5g_mac"] is None
+    assert values["sysinfo.serial_number"] == "10000000b1c2d3e4"
+    assert values["sysinfo.model_name"] == "EG5120" and values["sysinfo.product_number"] == "A01"
+    assert values["sysinfo.language"] == "English"
+
+
+def test_timezone_from_localtime_link(tree: Path) -> None:
+    os.symlink("/usr/share/zoneinfo/America/Chicago", tree / "etc" / "localtime")
+    assert timezone(tree / "etc") == "America/Chicago"
+
+
+def test_zero_mac_is_not_an_address(tree: Path) -> None:
+    assert mac_address(tree / "net", ["dummy0", "wlan0"]) == "dc:a6:32:01:02:04"
+    assert mac_address(tree / "net", ["nothing"]) is None
+
+
+def test_configured_serial_wins(tree: Path) -> None:
+    values = read_sysinfo(SysinfoSettings(**settings(tree, serial_number="RB-123")))
+    assert values["sysinfo.serial_number"] == "RB-123"
+
+
+def run_once(device: DeviceConfig, backend: str) -> dict:
+    h = FlowHarness(services={"device": device})
+    h.deploy(
+        [
+            {"id": "sys", "type": "sysinfo source", "backend": backend, "interval": 0.05, "wires": [["out"]]},
+            {"id": "out", "type": "helper", "wires": []},
+        ]
+    )
+    try:
+        return h.one("out")["payload"]
+    finally:
+        h.close()
+
+
+def test_node_publishes_every_key(tree: Path) -> None:
+    payload = run_once(DeviceConfig(sources={"sysinfo": settings(tree, language="Chinese")}), "hardware")
+    assert set(payload) == {*SysinfoSource.keys, "sysinfo.ts"}
+    assert payload["sysinfo.language"] == "Chinese" and payload["sysinfo.hostname"] == "gw-0042"
+
+
+def test_simulated_identity_is_stable() -> None:
+    first = run_once(DeviceConfig(simulate=True), "auto")
+    second = run_once(DeviceConfig(simulate=True), "auto")
+    assert first["sysinfo.hostname"] == "flowengine-sim" and first["sysinfo.timezone"] == "Europe/Berlin"
+    assert first["sysinfo.lan_mac"].startswith("02:")
+    assert {k: v for k, v in first.items() if k != "sysinfo.ts"} == {
+        k: v for k, v in second.items() if k != "sysinfo.ts"
+    }
+
+
+def test_unknown_setting_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
+    h = FlowHarness(services={"device": DeviceConfig(sources={"sysinfo": {"modelname": "x"}})})
+    with caplog.at_level("ERROR"):
+        h.deploy([{"id": "sys", "type": "sysinfo source", "wires": []}])
+        h.close()
+    assert "sources.sysinfo: node sys: modelname" in caplog.text
