@@ -66,7 +66,12 @@ class ChangeRule(NodeConfig):
 
 
 class ChangeConfig(NodeConfig):
-    rules: list[ChangeRule] = Field(default_factory=list, description="The rules, applied in order.")
+    rules: list[ChangeRule] = Field(
+        default_factory=list,
+        description="The rules, applied in order. Each has `t` (set, change, delete, move), `p` and `pt` "
+        "(msg, flow, global), `to` and `tot` (its type), for change `from` and `fromt` (str, num, bool, re, msg, "
+        "flow, global), and `dc` (deep-copy a set value).",
+    )
     # Node-RED 0.x single-rule form, converted to `rules` when `rules` is absent:
     action: str = Field(default="", description="Legacy single rule: replace, change, delete or move.")
     property: str = Field(default="", description="Legacy single rule: the property.")

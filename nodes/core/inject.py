@@ -33,7 +33,8 @@ class InjectProp(NodeConfig):
 class InjectConfig(NodeConfig):
     props: list[InjectProp] | None = Field(
         default=None,
-        description="Properties to set, in order. Without it, the legacy `payload`/`payloadType` and `topic` are used.",
+        description="Properties to set, in order: each `p` (path), `v` (value) and `vt` (its type). Without it, the "
+        "legacy `payload`/`payloadType` and `topic` are used; a `payload` entry without `v` also uses them.",
     )
     payloadType: str = Field(
         default="date", description="Type of `payload`: str, num, bool, json, date, bin, env, msg, flow, global."

@@ -124,7 +124,10 @@ class SwitchConfig(NodeConfig):
     )
     propertyType: str = Field(default="msg", description="Where `property` lives: msg, flow, global or env.")
     rules: list[SwitchRule] = Field(
-        default_factory=list, description="The rules; output n carries the messages rule n matched."
+        default_factory=list,
+        description="The rules; output n carries the messages rule n matched. Each has `t` (eq, neq, lt, lte, "
+        "gt, gte, btwn, cont, regex, true, false, null, nnull, empty, nempty, istype, hask, else), `v` and `vt` "
+        "(str, num, bool, json, msg, flow, global, env, prev), for btwn `v2` and `v2t`, for regex `case`.",
     )
     checkall: bool = Field(
         default=True,
