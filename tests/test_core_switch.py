@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from flowengine.errors import FlowConfigError
+from flowengine.runtime import Runtime
 from flowengine.testing import FlowHarness
 
 
@@ -24,14 +27,19 @@ def switch(rules: list[dict[str, object]], **props: object) -> list[dict[str, ob
     ]
 
 
+async def settle(runtime: Runtime) -> None:
+    """Return once every node's inbox is empty: all messages injected before have been handled."""
+    quiet = 0
+    while quiet < 2:
+        await asyncio.sleep(0)
+        quiet = quiet + 1 if all(n.pending == 0 for n in runtime.nodes.values()) else 0
+
+
 def ports(harness: FlowHarness, count: int, payload: object, **fields: object) -> list[int]:
-    """Which outputs a message with ``payload`` reaches (waits for the first, then checks the rest briefly)."""
+    """Which outputs a message with ``payload`` reaches."""
     harness.inject("s", payload=payload, **fields)
-    hit = []
-    for i in range(count):
-        if not harness.nothing(f"o{i}", within=0.05 if hit else 0.3):
-            hit.append(i)
-    return hit
+    harness.call(settle(harness.runtime))
+    return [i for i in range(count) if not harness.nothing(f"o{i}", within=0)]
 
 
 @pytest.mark.parametrize(
