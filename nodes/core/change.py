@@ -153,13 +153,10 @@ class ChangeNode(Node):
         return current
 
     def _from(self, rule: ChangeRule, msg: Msg) -> tuple[str, Any]:
+        if rule.fromt == "env":
+            return "str", typed_value(self, rule.from_, "env", msg)
         if rule.fromt not in TARGETS:
-            value = (
-                rule.from_
-                if rule.fromt == "re"
-                else typed_value(self, rule.from_, "str" if rule.fromt != "env" else "env", msg)
-            )
-            return ("str" if rule.fromt == "env" else rule.fromt), value
+            return rule.fromt, rule.from_ if rule.fromt == "re" else js_str(rule.from_)
         value = self._get(rule.fromt, str(rule.from_), msg)
         if isinstance(value, bool):
             return "bool", value
