@@ -23,6 +23,17 @@ BUILTIN_TYPES: dict[str, str] = {
     "mqtt out": "nodes.core.mqtt_out:MqttOutNode",
     "expression": "nodes.core.expression:ExpressionNode",
     # flexapi (the device agent)
+    "flexapi in": "nodes.flexapi.in_node:FlexApiInNode",
+    "flexapi request": "nodes.flexapi.request_node:RequestNode",
+    "flexapi out": "nodes.flexapi.out_node:FlexApiOutNode",
+    "flexapi store": "nodes.flexapi.store_node:StoreNode",
+    "flexapi group": "nodes.flexapi.group_node:GroupNode",
+    "flexapi userdata": "nodes.flexapi.userdata_node:UserdataNode",
+    "flexapi custom groups": "nodes.flexapi.custom_groups:CustomGroupsNode",
+    "flexapi custom group": "nodes.flexapi.custom_group_node:CustomGroupNode",
+    "flexapi io control": "nodes.flexapi.io_control:IoControlNode",
+    "flexapi app": "nodes.flexapi.app_node:AppNode",
+    "app hook": "nodes.flexapi.app_hook:AppHookNode",
     # sources (hardware drivers with simulated backends)
     "motion source": "nodes.sources.motion.node:MotionSourceNode",
     "obd source": "nodes.sources.obd.node:ObdSourceNode",

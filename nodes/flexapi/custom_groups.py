@@ -1,0 +1,114 @@
+"""``flexapi custom groups``: create, update, remove and read custom groups; each one runs as a generated node.
+
+The definitions are durable (``custom_groups.json``); every change is written
+first, then handed to ``runtime.update_generated`` so each custom group becomes a
+``flexapi custom group`` node in the running graph. If the graph rejects the
+result, the old definitions are written back and nothing changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flowengine.errors import FlowConfigError
+from flowengine.node import NodeConfig
+from nodes.flexapi import statefiles
+from nodes.flexapi.customdefs import Groups, describe, parse_group_set
+from nodes.flexapi.envelope import RequestError, invalid
+from nodes.flexapi.group_node import no_fields
+from nodes.flexapi.groups import custom_key_ok
+from nodes.flexapi.handler import FlexApiNode
+from nodes.flexapi.settings import build_view, parse_settings_change
+
+GENERATOR = "custom-groups"
+#: Ids of the default flow's nodes that generated custom group nodes attach to.
+OUT_NODE_ID = "flexapi-out"
+TAB_ID = "flexapi-agent"
+
+
+def node_dicts(groups: Groups) -> list[dict[str, Any]]:
+    """One ``flexapi custom group`` node per custom group, wired to the default flow's ``flexapi out``."""
+    return [
+        {
+            "id": f"flexapi-custom-{name}",
+            "type": "flexapi custom group",
+            "z": TAB_ID,
+            "name": name,
+            "group_name": name,
+            "interval": settings.interval,
+            "interest": settings.interest,
+            "wires": [[OUT_NODE_ID]],
+        }
+        for name, settings in groups.items()
+    ]
+
+
+def generated_nodes(state_dir: Path) -> list[dict[str, Any]]:
+    """The custom group nodes kept in ``state_dir`` (for start-up and ``flowengine graph --state-dir``)."""
+    return node_dicts(statefiles.load_custom_groups(state_dir))
+
+
+class CustomGroupsNode(FlexApiNode):
+    """Answers group/set, group/get, and {name}/set, {name}/refresh of every custom group."""
+
+    Config = NodeConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups: Groups = statefiles.load_custom_groups(self.state_dir)
+        self.claim("group", "set")
+        self.claim("group", "get")
+        self._claim_groups(set(self.groups))
+
+    def _claim_groups(self, names: set[str]) -> None:
+        for group, op in list(self._claims):
+            if group != "group" and group not in names:
+                self.release(group, op)
+        for name in names:
+            self.claim(name, "set")
+            self.claim(name, "refresh")
+
+    async def on_start(self) -> None:
+        self.create_task(self._deploy_groups(), "generate")
+
+    async def _deploy_groups(self) -> None:
+        """Make the running graph match the stored groups (after this deploy has finished)."""
+        await self.runtime.update_generated(GENERATOR, node_dicts(self.groups))
+        self.status("green", "dot", f"{len(self.groups)} custom group(s)")
+
+    async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:
+        group, op = request["group"], request["op"]
+        if group == "group" and op == "get":
+            no_fields(body)
+            return [describe(n, s) for n, s in self.groups.items()]
+        if group == "group":
+            new, result = parse_group_set(body, self.groups)
+            await self._commit(new)
+            return result
+        if op == "refresh":
+            return self._refresh(group, body)
+        change = parse_settings_change(body, custom_key_ok, f"custom group {group}")
+        await self._commit({**self.groups, group: self.groups[group].applied(change)})
+        return change
+
+    def _refresh(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        no_fields(body)
+        interest = self.groups[name].interest or {}
+        payload, valid = build_view(interest, self.values.values, self.include_invalid)
+        if not valid:
+            raise RequestError("data_invalid", f"{name}: no valid value for any key of the interest")
+        return payload
+
+    async def _commit(self, new: Groups) -> None:
+        """Durable first, then live; a graph that rejects the groups restores the old file."""
+        old = self.groups
+        await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(new))
+        try:
+            await self.runtime.update_generated(GENERATOR, node_dicts(new))
+        except FlowConfigError as exc:
+            await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(old))
+            raise invalid(f"settings: {exc.problems[0].message if exc.problems else exc}") from None
+        self.groups = new
+        self._claim_groups(set(new))
+        self.status("green", "dot", f"{len(new)} custom group(s)")

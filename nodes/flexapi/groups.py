@@ -1,0 +1,79 @@
+"""The reserved groups: which parameters each carries, default intervals, which requests it takes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nodes.flexapi.params import PARAMS, canonical, is_userdata_key
+
+DEFAULT_INTERVAL = 10
+MAX_INTERVAL = 3600
+MAX_CUSTOM_GROUPS = 16
+MAX_ITEMS = 256
+MAX_ALIAS_BYTES = 128
+CUSTOM_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+@dataclass(frozen=True)
+class GroupDef:
+    """A reserved group: its parameter prefixes and default upload interval (None: on demand only)."""
+
+    name: str
+    prefixes: tuple[str, ...]
+    interval: int | None
+    title: str
+
+    @property
+    def timed(self) -> bool:
+        return self.interval is not None
+
+    def keys(self) -> list[str]:
+        """Every parameter of the group except the ``.ts`` stamps, in table order."""
+        return [k for k, p in PARAMS.items() if p.prefix in self.prefixes and not p.is_ts]
+
+    def ts_keys(self) -> list[str]:
+        return [f"{p}.ts" for p in self.prefixes if f"{p}.ts" in PARAMS]
+
+    def owns(self, key: str) -> bool:
+        """True when ``key`` is a valid interest key of this group (DESIGN #5)."""
+        if self.name == "userdata":
+            return is_userdata_key(key)
+        param = PARAMS.get(canonical(key))
+        return param is not None and param.prefix in self.prefixes
+
+
+GROUPS: dict[str, GroupDef] = {
+    g.name: g
+    for g in (
+        GroupDef("summary", ("gnss", "obd", "io", "motion"), DEFAULT_INTERVAL, "Summary"),
+        GroupDef("obd", ("obd",), DEFAULT_INTERVAL, "OBD"),
+        GroupDef("gnss", ("gnss",), DEFAULT_INTERVAL, "GNSS"),
+        GroupDef("motion", ("motion",), DEFAULT_INTERVAL, "Motion"),
+        GroupDef("io", ("io",), DEFAULT_INTERVAL, "IO"),
+        GroupDef("cellular1", ("modem1", "cellular1"), 30, "Cellular1"),
+        GroupDef("userdata", ("userdata",), DEFAULT_INTERVAL, "User data"),
+        GroupDef("1-wire", ("1-wire",), DEFAULT_INTERVAL, "1-Wire"),
+        GroupDef("sysinfo", ("sysinfo",), None, "System info"),
+        GroupDef("app", ("app",), None, "APP"),
+    )
+}
+
+#: Names a custom group may not take (DESIGN #7).
+RESERVED_NAMES = frozenset(GROUPS) | {"group"}
+
+
+def custom_key_ok(key: str) -> bool:
+    """Custom groups may take any Appendix A parameter or ``userdata.*`` key (DESIGN #6)."""
+    return canonical(key) in PARAMS or is_userdata_key(key)
+
+
+def custom_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a custom group, or None (DESIGN #7)."""
+    if not isinstance(name, str):
+        return "must be a string"
+    if not CUSTOM_NAME.fullmatch(name):
+        return "must be 1-64 letters, digits, '_', '-' or '.'"
+    if name in RESERVED_NAMES:
+        return f"{name!r} is a reserved group name"
+    return None

@@ -1,0 +1,41 @@
+"""``flexapi out``: publishes responses and group infos on the device's MQTT link with its QoS."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from typing import Any
+
+from flowengine.message import Msg
+from flowengine.node import Node, NodeConfig
+from nodes.flexapi.handler import device_config
+
+
+def encode(payload: Any) -> bytes:
+    """JSON on the wire, compact; bytes pass through."""
+    if isinstance(payload, (bytes, bytearray)):
+        return bytes(payload)
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+class FlexApiOutNode(Node):
+    """Publishes ``msg.payload`` (JSON) on ``msg.topic`` with the device's QoS."""
+
+    Config = NodeConfig
+    outputs = 0
+
+    def on_input(self, msg: Msg) -> None:
+        link = self.runtime.services.get("mqtt")
+        if link is None:
+            self.status("red", "ring", "no MQTT link")
+            return
+        qos = device_config(self.runtime.services).mqtt.qos
+        result = link.publish(str(msg["topic"]), encode(msg.get("payload")), qos=qos)
+        if inspect.isawaitable(result):
+            future = asyncio.ensure_future(result)
+            future.add_done_callback(self._published)
+
+    def _published(self, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.log.warning("publish failed: %s", future.exception())

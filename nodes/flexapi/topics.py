@@ -1,0 +1,44 @@
+"""FlexAPI topic names: the root, the request topics the agent subscribes to, and their limits."""
+
+from __future__ import annotations
+
+#: Minimum retry interval per request topic in seconds (2.3; DESIGN #2).
+RETRY_INTERVAL = 1.0
+CONTROL_RETRY_INTERVAL = 5.0
+
+
+def topic_root(client_id: str, prefix: str = "") -> str:
+    """``v1/{client_id}``, or ``{prefix}/v1/{client_id}`` with a custom topic prefix (DESIGN #10)."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/v1/{client_id}" if prefix else f"v1/{client_id}"
+
+
+def request_filters(root: str) -> list[str]:
+    """The agent's own request topics, and nothing else.
+
+    ``+/set`` and ``+/refresh`` are needed so a request for a group that does not
+    exist still gets its ``not_found`` answer; response topics (``.../resp``) never match.
+    """
+    return [f"{root}/+/set", f"{root}/+/refresh", f"{root}/group/get", f"{root}/io/control", f"{root}/app/control"]
+
+
+def parse_request_topic(root: str, topic: str) -> tuple[str, str] | None:
+    """``{root}/{group}/{op}`` -> (group, op); None for any other topic."""
+    if not topic.startswith(root + "/"):
+        return None
+    parts = topic[len(root) + 1 :].split("/")
+    if len(parts) != 2 or not parts[0] or parts[1] not in ("set", "refresh", "get", "control"):
+        return None
+    return parts[0], parts[1]
+
+
+def retry_interval(group: str, op: str) -> float:
+    return CONTROL_RETRY_INTERVAL if (group, op) == ("io", "control") else RETRY_INTERVAL
+
+
+def info_topic(root: str, group: str) -> str:
+    return f"{root}/{group}/info"
+
+
+def response_topic(request_topic: str) -> str:
+    return f"{request_topic}/resp"
