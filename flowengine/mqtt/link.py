@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
 from flowengine.mqtt.backoff import Backoff
+from flowengine.mqtt.client import BufferedClient
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.reasons import connect_error, lost_reason, refusal
 from flowengine.mqtt.subscriptions import MessageCallback, Received, Subscription, SubscriptionTable
@@ -36,12 +37,14 @@ from flowengine.mqtt.topics import check_filter, check_topic
 
 log = logging.getLogger("flowengine.mqtt")
 
-#: Packets handled per readable event before other tasks get a turn.
-READ_BURST = 64
+#: Packets handled per turn of the event loop before the nodes get theirs (bounds their inboxes).
+READ_BUDGET = 200
 #: Queued publishes handed to paho per loop iteration after a reconnect.
 FLUSH_CHUNK = 500
-#: QoS 1 publishes paho keeps in flight at once (its default of 20 throttles a busy device).
-MAX_INFLIGHT = 100
+#: QoS 1 publishes paho keeps in flight at once: 0 is no limit. paho's default of 20 throttles a
+#: busy device, and any limit costs a scan of every unacknowledged message per PUBACK; MQTT 3.1.1
+#: sets no limit and TCP paces the sender.
+MAX_INFLIGHT = 0
 #: Filters per SUBSCRIBE packet when resubscribing.
 SUBSCRIBE_CHUNK = 100
 
@@ -93,7 +96,7 @@ class MqttLink:
         self._sub_requests: dict[int, list[str]] = {}
         self._pending: dict[int, Outgoing] = {}
         self._listeners: list[StateListener] = []
-        self._published = self._dropped = self._connects = self._packets = 0
+        self._published = self._dropped = self._connects = self._packets = self._budget_end = 0
         self._connected = self._closing = self._closed = False
         self._refusal: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -104,12 +107,12 @@ class MqttLink:
         self._connecting: concurrent.futures.Future[Any] | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._watched: Any = None
-        self._writer_added = self._write_scheduled = self._flush_scheduled = False
+        self._writer_added = self._write_scheduled = self._flush_scheduled = self._read_scheduled = False
         self._client = self._make_client(tls_context(settings, force=force_tls))
 
-    def _make_client(self, ssl_context: ssl.SSLContext | None) -> mqtt.Client:
+    def _make_client(self, ssl_context: ssl.SSLContext | None) -> BufferedClient:
         s = self.settings
-        client = mqtt.Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             clean_session=s.clean_session,
@@ -335,7 +338,7 @@ class MqttLink:
         self._end(why)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._packets += 1
+        self._count_packet()
         topic = message.topic
         subs = self._subs.matching(topic)
         if not subs:
@@ -348,7 +351,7 @@ class MqttLink:
                 self.log.exception("subscriber of %s failed on %s", sub.topic_filter, topic)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-        self._packets += 1
+        self._count_packet()
         item = self._pending.pop(mid, None)
         if item is None:
             return
@@ -404,16 +407,30 @@ class MqttLink:
             self._loop.remove_writer(sock)
 
     def _read(self) -> None:
-        """Handle what arrived: a burst of packets, then yield (level-triggered, so nothing is missed)."""
-        for _ in range(READ_BURST):
+        """Handle what arrived, up to the budget; the rest waits for the next turn of the loop."""
+        self._read_scheduled = False
+        client = self._client
+        client.reading = True
+        self._budget_end = self._packets + READ_BUDGET
+        while client.reading:
             before = self._packets
-            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._watched is None:
+            if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._watched is None:
                 return
             if self._packets == before:
                 break
         sock = self._watched
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        if client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            self._schedule_read()
+
+    def _schedule_read(self) -> None:
+        if not self._read_scheduled:
+            self._read_scheduled = True
             self._loop.call_soon(self._read)  # type: ignore[union-attr]
+
+    def _count_packet(self) -> None:
+        self._packets += 1
+        if self._packets >= self._budget_end:
+            self._client.reading = False
 
     def _write(self) -> None:
         self._write_scheduled = False

@@ -1,0 +1,287 @@
+"""MQTT relay throughput: the Node-RED relay flow run by flowengine and, when installed, by Node-RED.
+
+The flow file is ``tests/flows/nodered_relay.json`` (mqtt in -> change -> switch
+-> mqtt out, QoS 1), exactly as Node-RED exports it. Both engines run it as a
+separate process against the same private mosquitto; a paho publisher and a paho
+subscriber in this process measure messages per second end to end. A
+``broker only`` row (the subscriber listens to the input topic directly) shows
+what the publisher, mosquitto and the subscriber manage without any engine.
+
+Node-RED is looked for in ``$NODE_RED``, ``bench/.node-red/node_modules/.bin/node-red``
+(``npm install --prefix bench/.node-red node-red``) and on ``PATH``.
+Prints figures only. Usage: ``.venv/bin/python bench/bench_relay.py [--messages N] [--rounds R]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+import psutil  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from flowengine.testing import Mosquitto, free_port  # noqa: E402
+
+FLOW = ROOT / "tests" / "flows" / "nodered_relay.json"
+IN_TOPIC, OUT_TOPIC = "relay/in/bench", "relay/out"
+
+
+class Counter:
+    """A paho subscriber in its own process (no GIL shared with the publisher) that counts messages.
+
+    Commands over a pipe: ``expect N`` resets the count; the answer comes when N
+    messages arrived (or ``timeout`` passed) as (count, monotonic time of the last).
+    """
+
+    def __init__(self, port: int, topic: str) -> None:
+        self._conn, child = multiprocessing.Pipe()
+        self._proc = multiprocessing.Process(target=_count_messages, args=(port, topic, child), daemon=True)
+        self._proc.start()
+        if not self._conn.poll(10) or self._conn.recv() != "ready":
+            raise RuntimeError("subscriber process did not start")
+
+    def expect(self, count: int, timeout: float) -> None:
+        self._conn.send((count, timeout))
+
+    def answered(self) -> bool:
+        return self._conn.poll(0)
+
+    def result(self) -> tuple[int, float]:
+        return self._conn.recv()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._conn.send(None)
+        self._proc.join(5)
+
+
+def _count_messages(port: int, topic: str, conn: Any) -> None:
+    state = {"count": 0, "last": 0.0, "expected": 1 << 62}
+    done = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        state["count"] += 1
+        state["last"] = time.monotonic()
+        if state["count"] >= state["expected"]:
+            done.set()
+
+    client = _client("bench-sub")
+    client.on_message = on_message
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect("127.0.0.1", port, 60)
+    client.loop_start()
+    client.subscribe(topic, 1)
+    subscribed.wait(10)
+    conn.send("ready")
+    while (command := conn.recv()) is not None:
+        count, timeout = command
+        state.update(count=0, expected=count)
+        done.clear()
+        done.wait(timeout)
+        conn.send((state["count"], state["last"]))
+    client.disconnect()
+    client.loop_stop()
+
+
+class Publisher:
+    """A paho publisher that writes straight to its socket (no network thread), reading PUBACKs as it goes."""
+
+    def __init__(self, port: int) -> None:
+        self.client = _client("bench-pub")
+        self.client.max_inflight_messages_set(0)  # unlimited: the broker paces us through TCP
+        self.client.connect("127.0.0.1", port, 60)
+        while not self.client.is_connected():
+            self.client.loop(0.1)
+        self.payloads = [json.dumps({"n": n, "text": "telemetry"}).encode() for n in range(1000)]
+
+    def send(self, count: int) -> None:
+        publish, loop = self.client.publish, self.client.loop
+        for n in range(count):
+            publish(IN_TOPIC, self.payloads[n % 1000], 1)
+            if n % 64 == 63:
+                loop(0)
+
+    def settle(self, seconds: float) -> None:
+        """Keep reading acknowledgements for a while."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.client.loop(0.05)
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def _client(client_id: str) -> mqtt.Client:
+    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+
+
+def wait_ready(pub: Publisher, sub: Counter, timeout: float = 60.0) -> bool:
+    """Probe until the engine relays, then let stragglers drain."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sub.expect(1, 0.5)
+        pub.send(1)
+        pub.settle(0.05)
+        if sub.result()[0] >= 1:
+            while True:  # quiet for 0.5 s: every probe is through
+                sub.expect(1 << 62, 0.5)
+                pub.settle(0.5)
+                if sub.result()[0] == 0:
+                    return True
+    return False
+
+
+def measure(pub: Publisher, sub: Counter, count: int) -> tuple[float, int]:
+    """Messages per second from the first publish to the last relayed message."""
+    sub.expect(count, 120)
+    time.sleep(0.05)  # the subscriber has reset its count
+    start = time.monotonic()
+    pub.send(count)
+    received, last = _collect(pub, sub)
+    return received / max(1e-9, last - start), received
+
+
+def _collect(pub: Publisher, sub: Counter) -> tuple[int, float]:
+    """Read acks until the subscriber answers."""
+    while not sub.answered():
+        pub.client.loop(0.01)
+    return sub.result()
+
+
+@contextmanager
+def flowengine_process(port: int, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    flows = workdir / "fe-flows"
+    flows.mkdir()
+    shutil.copy(FLOW, flows / FLOW.name)
+    cmd = [sys.executable, "-m", "flowengine", "run", "--no-default-flow", "--flows", str(flows)]
+    if os.environ.get("BENCH_PROFILE"):  # write a cProfile of the flowengine process to this file
+        cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+    cmd += ["--broker", f"127.0.0.1:{port}", "--state-dir", str(workdir / "fe-state"), "--log-level", "warning"]
+    with _process(cmd, workdir / "flowengine.log", cwd=workdir) as proc:
+        yield proc
+
+
+@contextmanager
+def node_red_process(binary: str, port: int, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    user_dir = workdir / "nr-user"
+    user_dir.mkdir()
+    shutil.copy(FLOW, user_dir / "flows.json")
+    cmd = [binary, "--userDir", str(user_dir), "--port", str(free_port()), str(user_dir / "flows.json")]
+    with _process(cmd, workdir / "node-red.log", cwd=workdir) as proc:
+        yield proc
+
+
+@contextmanager
+def _process(cmd: list[str], log: Path, cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "MQTT_PORT": os.environ["MQTT_PORT"]}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def find_node_red() -> str | None:
+    local = ROOT / "bench" / ".node-red" / "node_modules" / ".bin" / "node-red"
+    for candidate in (os.environ.get("NODE_RED"), str(local), shutil.which("node-red")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def run_engine(name: str, port: int, count: int, rounds: int, topic: str, proc: Any = None) -> dict[str, Any]:
+    pub, sub = Publisher(port), Counter(port, topic)
+    try:
+        if proc is not None and not wait_ready(pub, sub):
+            return {"name": name, "error": "never relayed (see its log)"}
+        measure(pub, sub, min(count, 2000))  # warm-up
+        cpu_before = _cpu_seconds(proc)
+        results = [measure(pub, sub, count) for _ in range(rounds)]
+        cpu = (_cpu_seconds(proc) - cpu_before) / (count * rounds) * 1e6
+    finally:
+        pub.close()
+        sub.close()
+    rates = [r for r, _ in results]
+    received = min(n for _, n in results)
+    return {"name": name, "median": statistics.median(rates), "best": max(rates), "received": received, "cpu": cpu}
+
+
+def _cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float:
+    """CPU seconds (user + system) the engine process has used (0 without one)."""
+    if proc is None:
+        return 0.0
+    times = psutil.Process(proc.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def print_row(row: dict[str, Any], count: int) -> None:
+    if "error" in row:
+        print(f"{row['name']:<16} {row['error']}")
+        return
+    cpu = f"{row['cpu']:>10.0f}" if row["cpu"] else f"{'-':>10}"
+    print(f"{row['name']:<16} {row['median']:>10,.0f} {row['best']:>10,.0f} {cpu}   {row['received']:,}/{count:,}")
+
+
+def main(count: int, rounds: int, engines: set[str]) -> None:
+    print(f"relay flow {FLOW.name}: {count:,} QoS 1 messages x {rounds} rounds")
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    node_red = find_node_red()
+    with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
+        workdir = Path(tmp)
+        with Mosquitto(workdir) as broker:
+            os.environ["MQTT_PORT"] = str(broker.port)
+            print(f"{'engine':<16} {'median/s':>10} {'best/s':>10} {'CPU us/msg':>10}   received")
+            if "broker" in engines:
+                print_row(run_engine("broker only", broker.port, count, rounds, IN_TOPIC), count)
+            if "flowengine" in engines:
+                with flowengine_process(broker.port, workdir) as proc:
+                    print_row(run_engine("flowengine", broker.port, count, rounds, OUT_TOPIC, proc), count)
+            if "node-red" not in engines:
+                return
+            if node_red is None:
+                print("node-red         not installed (npm install --prefix bench/.node-red node-red)")
+                return
+            with node_red_process(node_red, broker.port, workdir) as proc:
+                version = _node_red_version(node_red)
+                print_row(run_engine(f"node-red {version}", broker.port, count, rounds, OUT_TOPIC, proc), count)
+
+
+def _node_red_version(binary: str) -> str:
+    package = Path(binary).resolve().parent / "package.json"
+    try:
+        return str(json.loads(package.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engines", default="broker,flowengine,node-red", help="comma-separated rows to run")
+    args = parser.parse_args()
+    main(args.messages, args.rounds, set(args.engines.split(",")))
