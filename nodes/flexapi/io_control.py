@@ -38,19 +38,21 @@ class IoControlNode(FlexApiNode):
             self.create_task(self._restore(), "restore")
 
     async def _restore(self) -> None:
-        """Drive the saved outputs once the io source offers its outputs service."""
+        """Drive the saved outputs once the io source's outputs service works (it may still be opening)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RESTORE_WAIT
-        while self.runtime.services.get(SERVICE) is None:
-            if loop.time() > deadline:
-                self.log.warning("no %s service after %.0fs: saved outputs not restored", SERVICE, RESTORE_WAIT)
-                return
-            await asyncio.sleep(0.1)
-        try:
-            await self.runtime.services[SERVICE].apply_outputs(dict(self.saved))
-            self.log.info("restored outputs %s", self.saved)
-        except DeviceIOError as exc:
-            self.error(f"restoring saved outputs failed: {exc}")
+        problem = f"no {SERVICE} service"
+        while loop.time() < deadline:
+            service = self.runtime.services.get(SERVICE)
+            if service is not None:
+                try:
+                    await service.apply_outputs(dict(self.saved))
+                    self.log.info("restored outputs %s", self.saved)
+                    return
+                except DeviceIOError as exc:
+                    problem = str(exc)
+            await asyncio.sleep(0.2)
+        self.error(f"saved outputs not restored after {RESTORE_WAIT:.0f}s: {problem}")
 
     async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:
         outputs = parse_io_control(body)
