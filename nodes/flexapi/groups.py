@@ -29,8 +29,8 @@ class GroupDef:
         return self.interval is not None
 
     def keys(self) -> list[str]:
-        """Every parameter of the group except the ``.ts`` stamps, in table order."""
-        return [k for k, p in PARAMS.items() if p.prefix in self.prefixes and not p.is_ts]
+        """Every parameter of the group except the ``.ts`` stamps, source by source in table order."""
+        return [k for prefix in self.prefixes for k, p in PARAMS.items() if p.prefix == prefix and not p.is_ts]
 
     def ts_keys(self) -> list[str]:
         return [f"{p}.ts" for p in self.prefixes if f"{p}.ts" in PARAMS]
