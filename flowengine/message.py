@@ -49,19 +49,20 @@ def get_path(obj: Any, path: str) -> Any:
 def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
     """Write a property path, creating intermediate dicts as Node-RED does."""
     parts = split_path(path)
+    node: Any = obj
     for i, part in enumerate(parts[:-1]):
-        nxt = obj[part] if _has(obj, part) else None
+        nxt = node[part] if _has(node, part) else None
         if not isinstance(nxt, (dict, list)):
             nxt = [] if isinstance(parts[i + 1], int) else {}
-            obj[part] = nxt
-        obj = nxt
-    _assign(obj, parts[-1], value)
+            node[part] = nxt
+        node = nxt
+    _assign(node, parts[-1], value)
 
 
 def delete_path(obj: dict[str, Any], path: str) -> None:
     """Remove a property path if present."""
     parts = split_path(path)
-    parent = get_path(obj, _join(parts[:-1])) if len(parts) > 1 else obj
+    parent: Any = get_path(obj, _join(parts[:-1])) if len(parts) > 1 else obj
     with contextlib.suppress(KeyError, IndexError, TypeError):
         del parent[parts[-1]]
 

@@ -46,7 +46,7 @@ class Reloader:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
-        self._running: asyncio.Task[None] | None = None
+        self._running: asyncio.Task[DeployPlan | None] | None = None
         self._again = False
         self.idle = asyncio.Event()
         self.idle.set()

@@ -190,7 +190,7 @@ class Runtime:
 
     def report_error(self, source: Node, text: str, msg: Msg) -> None:
         """Route a node's error to the catch nodes that cover it."""
-        previous = msg.get("error") if isinstance(msg.get("error"), dict) else {}
+        previous: dict[str, Any] = msg["error"] if isinstance(msg.get("error"), dict) else {}
         count = int(previous.get("source", {}).get("count", 0)) + 1
         if count > MAX_ERROR_LOOPS:
             log.error("error from %s looped %d times through catch nodes; dropped", source.id, count)
@@ -210,7 +210,9 @@ class Runtime:
     @staticmethod
     def _covering(listeners: list[Node], source: Node) -> list[Node]:
         """Listeners scoped to ``source`` or flow-wide in its tab; ``uncaught`` ones only as a fallback."""
-        scoped, flow_wide, fallback = [], [], []
+        scoped: list[Node] = []
+        flow_wide: list[Node] = []
+        fallback: list[Node] = []
         for node in listeners:
             scope = getattr(node.config, "scope", None)
             if node is source:
