@@ -37,8 +37,12 @@ SPACING = 1.05
 def fast_client(client_id: str) -> mqtt.Client:
     """A paho client with Nagle off (paho leaves it on; the agent's link turns it off too)."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.on_socket_open = lambda c, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.on_socket_open = _no_delay
     return client
+
+
+def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Requester:

@@ -39,7 +39,7 @@ def decode_request(data: bytes, max_bytes: int) -> tuple[str, dict[str, Any]]:
         raise invalid(f"payload: not UTF-8 (byte {exc.start})") from None
     obj = _parse_json(text)
     if not isinstance(obj, dict):
-        raise invalid(f"payload: must be a JSON object, got {_json_kind(obj)}")
+        raise invalid(f"payload: must be a JSON object, got {json_kind(obj)}")
     body = dict(obj)
     token = token_of(body)
     body.pop("client_token", None)
@@ -65,7 +65,7 @@ def _token_problem(token: Any) -> str:
     if token is _MISSING:
         return "client_token: required"
     if not isinstance(token, str):
-        return f"client_token: must be a string, got {_json_kind(token)}"
+        return f"client_token: must be a string, got {json_kind(token)}"
     return f"client_token: longer than {MAX_TOKEN_BYTES} bytes"
 
 
@@ -94,7 +94,8 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """How a JSON value is named in error descriptions."""
     if value is None:
         return "null"
     return {
@@ -105,9 +106,6 @@ def _json_kind(value: Any) -> str:
         list: "an array",
         dict: "an object",
     }.get(type(value), type(value).__name__)
-
-
-json_kind = _json_kind
 
 
 def success(token: str | None, result: Any) -> dict[str, Any]:

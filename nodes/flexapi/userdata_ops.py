@@ -58,7 +58,7 @@ def _check_key(op: str, key: str, values: Mapping[str, Any]) -> None:
 
 
 def _check_value(op: str, key: str, value: Any) -> Any:
-    if not isinstance(value, (str, int, float)) or value is None:
+    if not isinstance(value, (str, int, float)):
         raise invalid(f"{op}.{key}: value must be a string, number or boolean, got {json_kind(value)}")
     if isinstance(value, float) and value != value:  # NaN cannot arrive as JSON; guard stored data
         raise invalid(f"{op}.{key}: value must be a finite number")
