@@ -1,6 +1,6 @@
 """MQTT relay throughput: the Node-RED relay flow run by flowengine and, when installed, by Node-RED.
 
-The flow file is ``tests/flows/nodered_relay.json`` (mqtt in -> change -> switch
+The flow file is ``tests/flowfiles/nodered_relay.json`` (mqtt in -> change -> switch
 -> mqtt out, QoS 1), exactly as Node-RED exports it. Both engines run it as a
 separate process against the same private mosquitto; a paho publisher and a paho
 subscriber in this process measure messages per second end to end. A
@@ -40,7 +40,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from flowengine.testing import Mosquitto, free_port  # noqa: E402
 
-FLOW = ROOT / "tests" / "flows" / "nodered_relay.json"
+FLOW = ROOT / "tests" / "flowfiles" / "nodered_relay.json"
 IN_TOPIC, OUT_TOPIC = "relay/in/bench", "relay/out"
 
 

@@ -30,7 +30,6 @@ from nodes.flexapi.params import PARAMS
 from nodes.flexapi.topics import request_filters
 
 pytestmark = pytest.mark.broker
-#: By path: under pytest, tests/flows/ (test data) shadows the ``flows`` package.
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
 
 

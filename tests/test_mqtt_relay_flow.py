@@ -15,7 +15,7 @@ from flowengine.testing import FlowHarness, Mosquitto
 
 pytestmark = pytest.mark.broker
 
-RELAY_FLOW = Path(__file__).parent / "flows" / "nodered_relay.json"
+RELAY_FLOW = Path(__file__).parent / "flowfiles" / "nodered_relay.json"
 
 
 @pytest.fixture
