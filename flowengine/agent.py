@@ -43,6 +43,7 @@ class Agent:
 
     def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: bool = True) -> None:
         self.config = config
+        self.default_flow = default_flow
         files = [_default_flow()] if default_flow else []
         self.source = FlowSource(files=files, dirs=list(flow_dirs))
         self.stopping = asyncio.Event()
@@ -56,8 +57,9 @@ class Agent:
 
         self.link = MqttLink(self.config.mqtt, name="device")
         self.runtime = Runtime(state_dir=state_dir, services={"device": self.config, "mqtt": self.link})
-        for name, objects in generated_nodes(state_dir).items():
-            self.runtime.preload_generated(name, objects)
+        if self.default_flow:  # generated nodes (custom groups) attach to the default flow's nodes
+            for name, objects in generated_nodes(state_dir).items():
+                self.runtime.preload_generated(name, objects)
         reloader = Reloader(self.runtime, self.source)
         await self.link.start()
         try:
