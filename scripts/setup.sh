@@ -19,7 +19,11 @@ stamp=.venv/.flowengine-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing flowengine and its dependencies" >&2
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v -e '^WARNING: Location' -e '^$' >&2 || true
-    .venv/bin/python -c "import flowengine, paho, pydantic, networkx" 
+    if ! .venv/bin/python -m pip install -q -e ".[dev]" >.venv/install.log 2>&1; then
+        cat .venv/install.log >&2
+        echo "setup: pip install failed (log above, also in .venv/install.log)" >&2
+        exit 1
+    fi
+    .venv/bin/python -c "import flowengine, paho, pydantic, networkx"
     touch "$stamp"
 fi
