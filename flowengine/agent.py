@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +54,7 @@ class Agent:
     async def run(self) -> None:
         state_dir = self.config.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.update(flow_environment(self.config))
         from flowengine.mqtt import MqttLink
 
         self.link = MqttLink(self.config.mqtt, name="device")
@@ -85,6 +87,17 @@ class Agent:
             loop.add_signal_handler(signal.SIGINT, self.stop)
         except (NotImplementedError, RuntimeError):  # not the main thread (embedding, tests)
             log.debug("signal handlers not installed")
+
+
+def flow_environment(config: DeviceConfig) -> dict[str, str]:
+    """Variables flow files can use as ``${NAME}``: the device's identity and FlexAPI topic root."""
+    mqtt = config.mqtt
+    root = f"v1/{mqtt.client_id}"
+    return {
+        "FLOWENGINE_CLIENT_ID": mqtt.client_id,
+        "FLOWENGINE_TOPIC_ROOT": f"{mqtt.topic_prefix}/{root}" if mqtt.topic_prefix else root,
+        "FLOWENGINE_STATE_DIR": str(config.state_dir),
+    }
 
 
 def _default_flow() -> Path:

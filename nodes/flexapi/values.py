@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodes.flexapi.params import PARAMS, type_ok
@@ -19,14 +19,23 @@ class LatestValues:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self._warned: set[str] = set()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def update(self, payload: Mapping[str, Any]) -> None:
+        fresh = {}
         for key, value in payload.items():
             param = PARAMS.get(key)
             if param is not None and not type_ok(param, value):
                 self._warn(key, value, param.json_type)
                 value = None
-            self.values[key] = value
+            self.values[key] = fresh[key] = value
+        for listener in list(self._listeners):
+            listener(fresh)
+
+    def listen(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``callback(values)`` with every update; returns the function that stops it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
     def remove(self, keys: Any) -> None:
         for key in keys:

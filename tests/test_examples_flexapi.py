@@ -1,0 +1,44 @@
+"""The FlexAPI example flows load beside the default flow and do what their notes say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flowengine.agent import flow_environment
+from flowengine.config import load_device_config
+from flowengine.flowfile import load_flows
+from flowengine.graph import build_graph
+from flowengine.registry import NodeTypeRegistry
+from flowengine.testing import FlowHarness
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "flows" / "examples").glob("flexapi-*.json"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_validates_with_default_flow(example: Path) -> None:
+    env = flow_environment(load_device_config(None, {"mqtt.client_id": "VG1"}))
+    graph = build_graph(load_flows([ROOT / "flows" / "default.json", example], env), NodeTypeRegistry())
+    assert any(spec.file == str(example) for spec in graph.specs.values())
+
+
+def test_flow_environment_topic_root() -> None:
+    env = flow_environment(load_device_config(None, {"mqtt.client_id": "VG1", "mqtt.topic_prefix": "fleet"}))
+    assert env["FLOWENGINE_TOPIC_ROOT"] == "fleet/v1/VG1"
+    assert env["FLOWENGINE_CLIENT_ID"] == "VG1"
+
+
+def test_overspeed_alert_raises_once(harness: FlowHarness, tmp_path: Path) -> None:
+    nodes = json.loads((ROOT / "flows" / "examples" / "flexapi-overspeed-alert.json").read_text())
+    for node in nodes:  # the sink stands in for the MQTT publisher
+        if node["type"] == "mqtt out":
+            node.update(type="helper")
+    harness.deploy([{"id": "store", "type": "flexapi store", "wires": []}, *nodes], tmp_path)
+    harness.inject("store", topic="obd", payload={"obd.speed": 90})
+    harness.inject("store", topic="obd", payload={"obd.speed": 130})
+    harness.inject("store", topic="obd", payload={"obd.speed": 135})
+    assert harness.one("overspeed_publish")["payload"] == {"alert": "overspeed", "state": "raised"}
+    assert harness.nothing("overspeed_publish", within=0.3)
