@@ -34,10 +34,11 @@ BUILTIN_TYPES: dict[str, str] = {
     "flexapi io control": "nodes.flexapi.io_control:IoControlNode",
     "flexapi app": "nodes.flexapi.app_node:AppNode",
     "app hook": "nodes.flexapi.app_hook:AppHookNode",
+    "flexapi values": "nodes.flexapi.values_node:ValuesNode",
     # sources (hardware drivers with simulated backends)
-    "motion source": "nodes.sources.motion.node:MotionSourceNode",
-    "obd source": "nodes.sources.obd.node:ObdSourceNode",
     "gnss source": "nodes.sources.gnss.node:GnssSourceNode",
+    "obd source": "nodes.sources.obd.node:ObdSourceNode",
+    "motion source": "nodes.sources.motion.node:MotionSourceNode",
     "io source": "nodes.sources.io.node:IoSource",
     "cellular source": "nodes.sources.cellular.node:CellularSource",
     "sysinfo source": "nodes.sources.sysinfo.node:SysinfoSource",
