@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.config import DeviceConfig
+from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT
 from flowengine.reload import FlowSource, Reloader
 from flowengine.runtime import Runtime
 
@@ -24,6 +25,8 @@ log = logging.getLogger("flowengine.agent")
 
 #: Code that generates nodes from the state dir, deployed with the flow files: name -> "module:function".
 GENERATORS: dict[str, str] = {"custom-groups": "nodes.flexapi.custom_groups:generated_nodes"}
+#: The Offline Data Store's database, in the state dir.
+OFFLINE_STORE_FILE = "offline.db"
 
 
 def generated_nodes(state_dir: Path) -> dict[str, list[dict[str, Any]]]:
@@ -42,6 +45,9 @@ def generated_nodes(state_dir: Path) -> dict[str, list[dict[str, Any]]]:
 class Agent:
     """One running device agent; :meth:`run` returns when asked to stop."""
 
+    #: Publishes kept in memory while the broker is out of reach (oldest dropped and counted beyond).
+    queue_limit = DEFAULT_QUEUE_LIMIT
+
     def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: bool = True) -> None:
         self.config = config
         self.default_flow = default_flow
@@ -55,15 +61,13 @@ class Agent:
         state_dir = self.config.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         os.environ.update(flow_environment(self.config))
-        from flowengine.mqtt import MqttLink
-
-        self.link = MqttLink(self.config.mqtt, name="device")
+        self.link = self.build_link()
         self.runtime = Runtime(state_dir=state_dir, services={"device": self.config, "mqtt": self.link})
         if self.default_flow:  # generated nodes (custom groups) attach to the default flow's nodes
             for name, objects in generated_nodes(state_dir).items():
                 self.runtime.preload_generated(name, objects)
         reloader = Reloader(self.runtime, self.source)
-        await self.link.start()
+        await self.link.start(wait=False)  # flows run while the broker is out of reach; the link keeps trying
         try:
             await reloader.load_initial()
             reloader.watch()
@@ -75,6 +79,18 @@ class Agent:
             await self.runtime.stop()
             await self.link.close()
             log.info("agent stopped")
+
+    def build_link(self) -> Any:
+        """The device's MQTT link; with ``flexapi.offline_store`` on, info messages wait on disk while offline."""
+        from flowengine.mqtt import MqttLink
+        from flowengine.mqtt.offline_store import OfflineStore
+
+        flexapi = self.config.flexapi
+        store = None
+        if flexapi.offline_store:
+            path = self.config.state_dir / OFFLINE_STORE_FILE
+            store = OfflineStore(path, flexapi.offline_max_messages, flexapi.offline_max_bytes)
+        return MqttLink(self.config.mqtt, name="device", queue_limit=self.queue_limit, offline_store=store)
 
     def stop(self) -> None:
         self.stopping.set()

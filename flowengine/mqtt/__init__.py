@@ -2,6 +2,7 @@
 
 from flowengine.mqtt.backoff import Backoff
 from flowengine.mqtt.link import LinkStats, MqttLink, StateListener
+from flowengine.mqtt.offline import OfflineStats
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.subscriptions import MessageCallback, Received, Subscription
 from flowengine.mqtt.topics import check_filter, check_topic, filter_problem, topic_problem
@@ -13,6 +14,7 @@ __all__ = [
     "MemoryOutbox",
     "MessageCallback",
     "MqttLink",
+    "OfflineStats",
     "Outbox",
     "Outgoing",
     "Received",

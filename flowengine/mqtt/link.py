@@ -7,6 +7,9 @@ Only the blocking connect (DNS, TCP, TLS handshake) runs in a worker thread;
 the socket is watched once it returns. Reconnects are scheduled here with
 jittered exponential back-off, never by paho, and every state change is one
 log line. Credentials never reach a log.
+
+With an offline store (``--offline-store``) info messages wait on disk instead
+of in memory while the broker is out of reach (:mod:`flowengine.mqtt.offline`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
 from flowengine.mqtt.backoff import Backoff
 from flowengine.mqtt.client import BufferedClient
+from flowengine.mqtt.offline import InfoSpool, OfflineStats, is_info, trace_info
+from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.reasons import connect_error, lost_reason, refusal
 from flowengine.mqtt.subscriptions import MessageCallback, Received, Subscription, SubscriptionTable
@@ -71,7 +76,7 @@ class MqttLink:
 
     Call every method on the event loop thread. ``start`` returns after the
     first connection attempt (connected or not); the link keeps retrying
-    until ``close``.
+    until ``close``. Given an ``offline_store``, the link owns it (and closes it).
     """
 
     def __init__(
@@ -84,12 +89,14 @@ class MqttLink:
         backoff: Backoff | None = None,
         connect_timeout: float = 5.0,
         force_tls: bool = False,
+        offline_store: OfflineStore | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
         self.where = f"{settings.host}:{settings.port}"
         self.log = _LinkLog(log, {"link": name})
         self._outbox: Outbox = outbox if outbox is not None else MemoryOutbox(queue_limit)
+        self._spool = InfoSpool(offline_store, self._send) if offline_store is not None else None
         self._backoff = backoff or Backoff()
         self._connect_timeout = connect_timeout
         self._subs = SubscriptionTable()
@@ -153,6 +160,12 @@ class MqttLink:
         """The connected socket (diagnostics and tests), None while down."""
         return self._watched
 
+    def offline_stats(self) -> OfflineStats:
+        """Where info messages wait while the broker is out of reach: the store, or the memory queue."""
+        if self._spool is not None:
+            return self._spool.stats()
+        return OfflineStats("memory", len(self._outbox), self._dropped, 0, None, 0, 0)
+
     def add_state_listener(self, callback: StateListener) -> None:
         """Call ``callback(connected, reason)`` on every connect and disconnect."""
         self._listeners.append(callback)
@@ -169,6 +182,8 @@ class MqttLink:
         self._thread_id = threading.get_ident()
         self._attempted = asyncio.Event()
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"mqtt-connect-{self.name}")
+        if self._spool is not None:
+            self._spool.start(self._loop)
         self._supervisor = self._loop.create_task(self._supervise(), name=f"mqtt:{self.name}")
         if not wait:
             return
@@ -199,7 +214,8 @@ class MqttLink:
         """Publish; the future settles when the broker acknowledged it (QoS 1) or it was written (QoS 0).
 
         While disconnected the publish waits in the outbox (oldest dropped when
-        full: the future then fails with :class:`LinkError`).
+        full: the future then fails with :class:`LinkError`). With an offline
+        store, an info message that goes to the store settles once it is on disk.
         """
         qos = self.settings.qos if qos is None else qos
         check_topic(topic)
@@ -207,9 +223,13 @@ class MqttLink:
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         loop = self._loop or asyncio.get_running_loop()
         item = Outgoing(topic, data, qos, retain, loop.create_future())
-        if self._connected and not len(self._outbox):
+        if self._spool is not None and self._spool.wants(topic, self._connected):
+            self._spool.put(item)
+        elif self._connected and not len(self._outbox):
+            self._trace(item, "sent")
             self._send(item)
         else:
+            self._trace(item, "queued")
             self._enqueue(item)
         return item.future  # type: ignore[return-value]
 
@@ -218,6 +238,8 @@ class MqttLink:
         if self._closed:
             return
         self._closed = True
+        if self._spool is not None:
+            await self._spool.stop_replay()  # what is stored stays stored for the next start
         if self._supervisor is not None:
             if self._connected:
                 await self._wait_idle(timeout)
@@ -228,7 +250,11 @@ class MqttLink:
             await self._abandon_connect()
         self._closing = True
         self._unwatch()
+        if self._connected:  # no clean disconnect: keep unacknowledged info messages all the same
+            self._rescue()
         self._connected = False
+        if self._spool is not None:
+            await self._spool.close()
         self._fail_everything(LinkError(f"mqtt link {self.name!r} closed"))
 
     # -- supervision ------------------------------------------------------------------
@@ -322,6 +348,8 @@ class MqttLink:
         self.log.info("connected to %s as %s%s", self.where, self.settings.client_id, resumed)
         self._resubscribe()
         self._schedule_flush()
+        if self._spool is not None:
+            self._spool.connected()
         self._notify(True, "connected")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -332,6 +360,7 @@ class MqttLink:
         else:
             why = f"connection to {self.where} lost ({lost_reason(reason)})"
         was_connected, self._connected = self._connected, False
+        self._rescue()
         self._fail_unsent_qos0()
         if was_connected:
             self._notify(False, why)
@@ -449,6 +478,19 @@ class MqttLink:
             self._pending[info.mid] = item  # QoS 1 without a connection: paho resends it after reconnect
         else:
             _fail(item.future, LinkError(f"publish to {item.topic} failed: {mqtt.error_string(info.rc)}"))
+
+    def _rescue(self) -> None:
+        """Info publishes not yet acknowledged go to the offline store too, and the replay pauses."""
+        if self._spool is None:
+            return
+        self._spool.disconnected()
+        handed_over = {id(item) for item in self._spool.rescue(list(self._pending.values()))}
+        if handed_over:
+            self._pending = {mid: it for mid, it in self._pending.items() if id(it) not in handed_over}
+
+    def _trace(self, item: Outgoing, outcome: str) -> None:
+        if is_info(item.topic):
+            trace_info(item.topic, item.payload, outcome)
 
     def _enqueue(self, item: Outgoing) -> None:
         evicted = self._outbox.put(item)

@@ -342,6 +342,10 @@ class Replayer:
     to ``max_retry_delay``), then sweeps again from the oldest message still stored: first sends keep
     the stored order and nothing is lost. The owner cancels ``run()`` when the link drops; acks already
     received are still deleted.
+
+    Publishes still in flight when a run was cancelled, and those handed over with :meth:`adopt`, stay
+    tracked: the next ``run()`` first waits (up to ``settle_timeout``) for them to settle - the link
+    resends them on reconnect - so their messages are not sent a second time.
     """
 
     def __init__(
@@ -355,6 +359,7 @@ class Replayer:
         ack_batch: int = 50,
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
+        settle_timeout: float = 10.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
@@ -367,9 +372,10 @@ class Replayer:
         self._interval = 0.0 if rate is None else 1.0 / rate
         self._retry_delay, self._max_retry_delay = retry_delay, max_retry_delay
         self._delay = retry_delay
+        self._settle_timeout = settle_timeout
         self._clock, self._sleep = clock, sleep
         self._in_flight: set[asyncio.Future[object]] = set()
-        self._room: asyncio.Event | None = None
+        self._room = asyncio.Event()
         self._acked_ids: list[int] = []
         self._failure: BaseException | None = None
         self._next_at = 0.0
@@ -379,13 +385,23 @@ class Replayer:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    def adopt(self, msg_id: int, future: asyncio.Future[object]) -> None:
+        """Track a publish of stored message ``msg_id`` sent by someone else: its ack deletes the message."""
+        self._in_flight.add(future)
+        future.add_done_callback(lambda f: self._settled(msg_id, f))
+
+    def forget(self) -> None:
+        """Delete what was acknowledged so far, then stop tracking what is in flight (the owner is closing)."""
+        self._flush_acks()
+        self._in_flight.clear()
+
     async def run(self) -> int:
         """Replay until the store is empty; returns how many messages were acknowledged in this run."""
         loop = asyncio.get_running_loop()
         self._clock = self._clock or loop.time
-        self._room = asyncio.Event()
         start = self.acked
         try:
+            await self._settle()
             while True:
                 sent = self.sent
                 if await self._sweep():
@@ -394,6 +410,11 @@ class Replayer:
                     return self.acked - start
         finally:
             self._flush_acks()
+
+    async def _settle(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=self._settle_timeout)
+        self._flush_acks()
 
     async def _sweep(self) -> bool:
         """Send everything stored, oldest first; True when a publish failed (sweep again later)."""
@@ -412,7 +433,6 @@ class Replayer:
         return self._failure is not None
 
     async def _wait_for_room(self) -> None:
-        assert self._room is not None
         while len(self._in_flight) >= self._max_in_flight:
             self._room.clear()
             await self._room.wait()
@@ -438,8 +458,9 @@ class Replayer:
         fut.add_done_callback(lambda f: self._settled(msg.id, f))
 
     def _settled(self, msg_id: int, fut: asyncio.Future[object]) -> None:
+        if fut not in self._in_flight:
+            return  # forgotten
         self._in_flight.discard(fut)
-        assert self._room is not None
         self._room.set()
         exc = asyncio.CancelledError() if fut.cancelled() else fut.exception()
         if exc is not None:

@@ -24,6 +24,7 @@ class Outgoing:
     qos: int
     retain: bool = False
     future: asyncio.Future[None] | None = field(default=None, compare=False, repr=False)
+    stored: bool = field(default=False, compare=False)  # also kept in the offline store (never stored twice)
 
 
 class Outbox(Protocol):
