@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import can
+import pytest
 
 from flowengine.config import DeviceConfig
 from flowengine.testing import FlowHarness
+from nodes.flexapi.params import PARAMS, conforms
+from nodes.sources.obd.dids import DEFAULT_DIDS
 from nodes.sources.obd.pids import KEYS
 from nodes.sources.sim.ecu import SimulatedEcu
 from nodes.sources.sim.vehicle import Vehicle
@@ -53,7 +56,7 @@ def test_simulated_ecu_fills_every_supported_key_with_appendix_types() -> None:
         assert type(payload["obd.rpm"]) is float and type(payload["obd.speed"]) is int
         assert payload["obd.mil"] in (0, 1) and type(payload["obd.mil"]) is int
         assert payload["obd.d_e_f_vol"] is None  # a petrol car has no DEF PID
-        assert payload["obd.brake"] is None  # no J1979 PID
+        assert payload["obd.brake"] in (0, 1)  # from a manufacturer DID
 
 
 def test_ecu_goes_silent_then_answers_again() -> None:
@@ -107,3 +110,72 @@ def test_missing_can_interface_turns_values_invalid() -> None:
     with run_obd(device, backend="hardware") as h:
         wait_payload(h, invalid)
         assert h.node("obd").failures >= 1
+
+
+UNAVAILABLE = {"obd.brake_prim_press", "obd.brake_sec_press"}
+DIESEL_ONLY = {"obd.d_e_f_vol", "obd.nmhc_mon", "obd.n_c_mon", "obd.b_p_c_s_mon", "obd.pf_mon", "obd.dpf_mon"}
+SPARK_ONLY = {"obd.c_mon", "obd.h_c_mon", "obd.e_s_mon", "obd.s_a_s_mon", "obd.a_s_r_mon", "obd.o_s_mon"}
+SPARK_ONLY |= {"obd.o_s_h_mon", "obd.e_g_s_h_mon"}
+
+
+@pytest.mark.parametrize(("engine", "not_fitted"), [("spark", DIESEL_ONLY), ("compression", SPARK_ONLY)])
+def test_simulation_gives_every_a4_key_its_type_and_range_from_the_first_reading(
+    engine: str, not_fitted: set[str]
+) -> None:
+    """The agent starts inside a trip: the first reading is complete (only the other engine's keys are null)."""
+    device = DeviceConfig(simulate=True, sources={"vehicle": {"engine": engine}})
+    with run_obd(device) as h:
+        payload = wait_payload(h, lambda p: "obd.ts" in p)
+    assert payload["obd.rpm"] > 0 and payload["obd.up_time"] < 60 and payload["obd.parking"] == 1
+    for key in KEYS:
+        if key in UNAVAILABLE | not_fitted:
+            assert payload[key] is None, key
+        else:
+            assert payload[key] is not None, key
+            assert conforms(PARAMS[key], payload[key]), (key, payload[key])
+
+
+def test_only_the_unavailable_brake_pressures_are_null_on_both_engines() -> None:
+    assert not DIESEL_ONLY & SPARK_ONLY
+
+
+def requests_for(spy: can.BusABC, did: int) -> int:
+    """Physical ReadDataByIdentifier requests for ``did`` seen on the bus so far."""
+    count = 0
+    while (msg := spy.recv(timeout=0)) is not None:
+        if msg.arbitration_id == 0x7E0 and bytes(msg.data[1:4]) == bytes([0x22, did >> 8, did & 0xFF]):
+            count += 1
+    return count
+
+
+def test_absent_did_is_not_asked_again_until_reconnect() -> None:
+    table = {k: v for k, v in DEFAULT_DIDS.items() if k != "obd.c_s_a_s_mon"}
+    missing = DEFAULT_DIDS["obd.c_s_a_s_mon"].did
+    ecu = SimulatedEcu(Vehicle(), "test-obd-absent", dids=table).start()
+    spy = can.Bus(interface="virtual", channel="test-obd-absent")
+    try:
+        with run_obd(hardware("test-obd-absent"), backend="hardware") as h:
+            first = wait_payload(h, valid)
+            for _ in range(3):
+                later = wait_payload(h, valid)
+            assert first["obd.c_s_a_s_mon"] is None and later["obd.s_w_angle"] is not None
+            assert requests_for(spy, missing) == 1
+            ecu.silent = True
+            wait_payload(h, invalid)
+            ecu.silent = False
+            wait_payload(h, valid, timeout=15.0)
+            assert requests_for(spy, missing) == 1  # asked once more after reconnecting
+    finally:
+        spy.shutdown()
+        ecu.stop()
+
+
+def test_custom_did_table_is_served_and_read_under_simulation() -> None:
+    device = DeviceConfig(
+        simulate=True,
+        sources={"obd": {"dids": {"s_w_angle": {"did": 0x0200, "bytes": 2, "signed": True, "scale": 0.001}}}},
+    )
+    with run_obd(device) as h:
+        payload = wait_payload(h, valid)
+    assert isinstance(payload["obd.s_w_angle"], float)
+    assert payload["obd.brake"] is None  # not in the table any more

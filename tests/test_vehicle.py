@@ -41,14 +41,67 @@ def test_same_seed_same_drive_whatever_the_query_order() -> None:
     assert other.latitude != forward.state(600.0).latitude
 
 
-def test_engine_starts_and_coolant_warms_up() -> None:
+def test_first_trip_begins_at_t0_with_the_engine_idling_and_the_parking_brake_set() -> None:
     v = Vehicle()
     start, warm = v.state(0.0), v.state(900.0)
-    assert start.ignition and not start.engine_on
+    assert start.ignition and start.engine_on and not start.cranking
+    assert start.rpm > 700 and start.run_time_s == 0 and start.speed_kmh == 0
+    assert start.parking_brake and start.battery_v > 13.5
+    first_move = next(v.state(t / 10) for t in range(1, 3000) if v.state(t / 10).speed_kmh > 0)
+    assert not first_move.parking_brake
     assert warm.engine_on and warm.rpm > 0
     assert warm.coolant_c > start.coolant_c + 40
     assert warm.fuel_level < start.fuel_level
     assert is_valid_vin(start.vin)
+
+
+def test_a_trip_ends_with_the_ignition_on_and_the_engine_stopped_before_parking() -> None:
+    v = Vehicle()
+    states = [v.state(t / 2) for t in range(0, 2 * 3600)]
+    end = next(i for i, (a, b) in enumerate(itertools.pairwise(states)) if a.engine_on and not b.engine_on) + 1
+    key_on = list(itertools.takewhile(lambda s: s.ignition, states[end:]))
+    assert len(key_on) >= 2 * 5  # at least 5 s with the ignition on
+    assert all(s.rpm == 0 and s.speed_kmh == 0 and s.parking_brake for s in key_on)
+    assert not states[end + len(key_on)].ignition
+    restart = next(s for s in states[end + len(key_on) :] if s.ignition)
+    assert not restart.engine_on  # cranking: ignition on, engine not yet running
+
+
+def test_steering_wheel_follows_yaw_rate_and_speed() -> None:
+    v = Vehicle()
+    turns = [s for s in (v.state(t / 2) for t in range(600, 3000)) if s.speed_kmh > 10 and abs(s.yaw_rate_dps) > 2]
+    assert turns
+    for s in turns:
+        road_wheel = math.atan2(2.7 * math.radians(s.yaw_rate_dps), s.speed_kmh / 3.6)
+        assert s.steering_rad == pytest.approx(-15.0 * road_wheel, rel=1e-6)  # counter-clockwise positive
+        assert -31.374 <= s.steering_rad <= 31.374
+
+
+def test_maximum_available_torque_bounds_the_actual_torque() -> None:
+    v = Vehicle()
+    running = [s for s in (v.state(float(t)) for t in range(0, 1800, 3)) if s.engine_on]
+    assert running
+    assert all(0 < s.max_torque_pct <= 100 and s.torque_pct <= s.max_torque_pct for s in running)
+
+
+def test_a_diesel_reports_its_monitors_and_def_level() -> None:
+    v = Vehicle(VehicleSettings(engine="compression"))
+    start, later = v.state(0.0), v.state(1200.0)
+    assert set(start.monitors_complete) == {
+        "mf",
+        "f_s",
+        "c_c",
+        "nmhc",
+        "n_c",
+        "b_p_c_s",
+        "e_g_s",
+        "pf",
+        "e_v_s",
+        "c_s_a_s",
+    }
+    assert start.def_level is not None and later.def_level is not None
+    assert 0 < later.def_level < start.def_level
+    assert Vehicle().state(0.0).def_level is None
 
 
 def test_odometer_grows_with_distance_travelled() -> None:

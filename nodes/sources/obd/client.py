@@ -1,9 +1,10 @@
 """Blocking OBD-II client on a python-can bus: one request outstanding, paced, with timeouts.
 
 Mode 01 requests go functionally to 0x7DF and the engine ECU's single-frame reply is
-taken from 0x7E8. The VIN (Mode 09 PID 02, 20 bytes) needs ISO-TP segmentation and
-flow control, so it is requested physically (0x7E0) through can-isotp. Every method
-blocks; the node calls them from a worker thread, never from the event loop.
+taken from 0x7E8. Physical requests (0x7E0) go through one can-isotp stack kept for the
+session: the VIN (Mode 09 PID 02, 20 bytes, segmented with flow control) and UDS
+ReadDataByIdentifier (0x22) for manufacturer DIDs. Every method blocks; the node calls
+them from a worker thread, never from the event loop.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from __future__ import annotations
 import contextlib
 import queue
 import time
+from collections.abc import Callable
 from typing import Any
 
 import can
 import isotp
 
 from flowengine.errors import DeviceIOError
+from nodes.sources.obd.dids import DidReply, parse_rdbi, rdbi_request
 from nodes.sources.obd.pids import BITMAP_PIDS, MODE01_REPLY, decode_vin, parse_single_frame, supported
 
 PADDING = 0x55
 ISOTP_PARAMS = {"tx_padding": PADDING, "tx_data_min_length": 8, "blocking_send": False, "stmin": 0}
+P2_STAR = 5.0  # ISO 14229 extended reply deadline after "response pending" (NRC 0x78)
+MAX_PENDING = 3
 
 
 class ObdClient:
@@ -42,6 +47,7 @@ class ObdClient:
         self.notifier = can.Notifier(bus, [self._on_frame], timeout=0.05)
         self._last_request = 0.0
         self._closed = False
+        self._isotp: isotp.NotifierBasedCanStack | None = None
 
     @classmethod
     def open(cls, interface: str, channel: str, bitrate: int, **kwargs: Any) -> ObdClient:
@@ -91,23 +97,54 @@ class ObdClient:
 
     def read_vin(self, timeout: float = 1.0) -> str | None:
         """VIN through ISO-TP (physical addressing); None when unsupported or malformed."""
-        self._pace()
-        address = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=self.physical_id, rxid=self.ecu_id)
-        stack = isotp.NotifierBasedCanStack(self.bus, self.notifier, address=address, params=ISOTP_PARAMS)
-        stack.start()
-        try:
-            stack.send(b"\x09\x02")
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                payload = stack.recv(block=True, timeout=left)
-                if payload and payload[:2] == b"\x49\x02":
-                    with contextlib.suppress(ValueError):
-                        return decode_vin(bytes(payload))
-                    return None
+        payload = self._physical(b"\x09\x02", lambda p: p[:2] == b"\x49\x02", timeout)
+        if payload is None:
             return None
-        finally:
-            stack.stop()
-            self._drain()
+        with contextlib.suppress(ValueError):
+            return decode_vin(payload)
+        return None
+
+    def read_did(self, did: int) -> DidReply | None:
+        """UDS ReadDataByIdentifier: the data record or the negative response; None on timeout.
+
+        "Response pending" (NRC 0x78) extends the deadline to P2* a few times, as ISO 14229 allows.
+        """
+
+        def accept(payload: bytes) -> bool:
+            return parse_rdbi(did, payload) is not None
+
+        payload = self._physical(rdbi_request(did), accept, self.timeout)
+        for _ in range(MAX_PENDING):
+            reply = parse_rdbi(did, payload) if payload is not None else None
+            if reply is None or not reply.pending:
+                return reply
+            payload = self._receive(accept, P2_STAR)
+        return parse_rdbi(did, payload) if payload is not None else None
+
+    def _physical(self, request: bytes, accept: Callable[[bytes], bool], timeout: float) -> bytes | None:
+        """One physical request through the session's ISO-TP stack; the first reply ``accept`` takes."""
+        self._pace()
+        stack = self._stack()
+        self._drain()
+        stack.send(request)
+        return self._receive(accept, timeout)
+
+    def _receive(self, accept: Callable[[bytes], bool], timeout: float) -> bytes | None:
+        stack = self._stack()
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            payload = stack.recv(block=True, timeout=left)
+            if payload is not None and accept(bytes(payload)):
+                return bytes(payload)
+        return None
+
+    def _stack(self) -> isotp.NotifierBasedCanStack:
+        if self._isotp is None:
+            address = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=self.physical_id, rxid=self.ecu_id)
+            stack = isotp.NotifierBasedCanStack(self.bus, self.notifier, address=address, params=ISOTP_PARAMS)
+            stack.start()
+            self._isotp = stack
+        return self._isotp
 
     def _pace(self) -> None:
         wait = self._last_request + self.gap - time.monotonic()
@@ -116,13 +153,18 @@ class ObdClient:
         self._last_request = time.monotonic()
 
     def _drain(self) -> None:
+        """Forget stale replies; the ISO-TP stack also sees the functional replies and must not pile them up."""
         with contextlib.suppress(queue.Empty):
             while True:
                 self.replies.get_nowait()
+        while self._isotp is not None and self._isotp.available():
+            self._isotp.recv()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._isotp is not None:
+            self._isotp.stop()
         self.notifier.stop(timeout=1.0)
         self.bus.shutdown()

@@ -4,11 +4,15 @@ Settings (``[sources.obd]``): ``interface`` (python-can interface, default ``soc
 ``channel`` (``can0``), ``bitrate`` (500000), ``request_id``/``ecu_id``/``physical_id``
 (0x7DF/0x7E8/0x7E0), ``timeout_s`` (0.1: reply deadline per request), ``gap_s`` (0.01:
 pause between requests), ``max_misses`` (3 cycles without any reply = ECU gone),
-``monitors`` (``since_clear`` from PID 01 or ``drive_cycle`` from PID 41).
+``monitors`` (``since_clear`` from PID 01 or ``drive_cycle`` from PID 41), and
+``dids`` (``[sources.obd.dids]``: key -> manufacturer DID read with UDS service 0x22,
+see :mod:`.dids`).
 
-Only PIDs the ECU announces in its bitmaps are polled, one request at a time. Derived
-values: ``obd.f_rate`` from MAF when PID 5E is missing; ``obd.f_econ`` = speed / fuel
-rate; ``obd.t_dist`` integrates PID 0D speed since the engine started (PID 1F resets).
+Only PIDs the ECU announces in its bitmaps are polled, then the DIDs, one request at a
+time at the same pace. A DID the ECU rejects as unknown (``7F 22 31``) is not asked
+again until the next connection. Derived values (only where no PID or DID gave one):
+``obd.f_rate`` from MAF when PID 5E is missing; ``obd.f_econ`` = speed / fuel rate;
+``obd.t_dist`` integrates PID 0D speed since the engine started (PID 1F resets).
 Simulated: an ECU on python-can's ``virtual`` bus, driven by the vehicle model.
 """
 
@@ -18,11 +22,12 @@ import asyncio
 import time
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowengine.errors import DeviceIOError
 from nodes.sources.base import SourceNode, in_thread
 from nodes.sources.obd.client import ObdClient
+from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec, check_key, decode_did
 from nodes.sources.obd.pids import KEYS, MODE01, decode, fuel_rate_from_maf
 from nodes.sources.sim.ecu import SimulatedEcu
 from nodes.sources.sim.vehicle import shared_vehicle
@@ -44,6 +49,28 @@ class ObdSettings(BaseModel):
     gap_s: float = Field(default=0.01, ge=0, le=1)
     max_misses: int = Field(default=3, ge=1, le=100)
     monitors: Literal["since_clear", "drive_cycle"] = "since_clear"
+    dids: dict[str, DidSpec] = Field(
+        default_factory=lambda: dict(DEFAULT_DIDS), description="A.4 key -> manufacturer DID (replaces the default)"
+    )
+
+    @field_validator("dids", mode="before")
+    @classmethod
+    def _full_keys(cls, value: Any) -> Any:
+        """``brake`` and ``obd.brake`` name the same key."""
+        if isinstance(value, dict):
+            return {k if str(k).startswith("obd.") else f"obd.{k}": v for k, v in value.items()}
+        return value
+
+    @field_validator("dids")
+    @classmethod
+    def _one_key_per_did(cls, value: dict[str, DidSpec]) -> dict[str, DidSpec]:
+        seen: dict[int, str] = {}
+        for key, spec in value.items():
+            check_key(key)
+            if spec.did in seen:
+                raise ValueError(f"DID 0x{spec.did:04X} is used by {seen[spec.did]} and {key}")
+            seen[spec.did] = key
+        return value
 
 
 def wanted_pids(supported: set[int], monitors: str) -> list[int]:
@@ -76,7 +103,7 @@ class ObdSourceNode(SourceNode):
             interface, channel = "virtual", f"flowengine-obd-{id(self.runtime):x}-{self.id}"
             ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
             vehicle = shared_vehicle(self.runtime)  # on the loop: one vehicle per runtime
-            self.ecu = await in_thread(lambda: SimulatedEcu(vehicle, channel, **ids).start())
+            self.ecu = await in_thread(lambda: SimulatedEcu(vehicle, channel, dids=hw.dids, **ids).start())
         ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
         client = await in_thread(
             lambda: ObdClient.open(interface, channel, hw.bitrate, timeout=hw.timeout_s, gap=hw.gap_s, **ids)
@@ -92,6 +119,7 @@ class ObdSourceNode(SourceNode):
     async def _session(self, client: ObdClient) -> None:
         pids = wanted_pids(await in_thread(client.discover), self.hw.monitors)
         self.log.info("ECU 0x%03X supports %d decodable PID(s)", self.hw.ecu_id, len(pids))
+        dids: dict[str, DidSpec] = dict(self.hw.dids)  # absent DIDs leave for this connection
         interval = self.config.interval  # type: ignore[attr-defined]
         misses, vin_at, last = 0, 0.0, None
         while True:
@@ -99,12 +127,14 @@ class ObdSourceNode(SourceNode):
             if self.vin is None and started - vin_at >= VIN_RETRY_S:
                 self.vin, vin_at = await in_thread(client.read_vin), started
             raw = await self._poll(client, pids)
+            from_dids = await self._poll_dids(client, dids) if raw else {}
             misses = 0 if raw else misses + 1
             if misses >= self.hw.max_misses:
                 raise DeviceIOError(f"ECU 0x{self.hw.ecu_id:03X} stopped answering")
             if raw:
-                self.publish(self._values(raw, started - last if last else 0.0))
-                self.status("green", "dot", f"{len(raw)}/{len(pids)} PIDs" + (f", VIN {self.vin}" if self.vin else ""))
+                self.publish(self._values(raw, from_dids, started - last if last else 0.0))
+                text = f"{len(raw)}/{len(pids)} PIDs, {len(from_dids)}/{len(dids)} DIDs"
+                self.status("green", "dot", text + (f", VIN {self.vin}" if self.vin else ""))
                 last = started
             await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
 
@@ -125,7 +155,27 @@ class ObdSourceNode(SourceNode):
             replies[pid], silent_run = data, 0
         return replies
 
-    def _values(self, raw: dict[int, bytes], elapsed: float) -> dict[str, Any]:
+    async def _poll_dids(self, client: ObdClient, dids: dict[str, DidSpec]) -> dict[str, Any]:
+        """Read each DID once; an unknown DID is dropped from ``dids``, a refused or bad one skipped this cycle."""
+        values: dict[str, Any] = {}
+        silent_run = 0
+        for key, spec in list(dids.items()):
+            reply = await in_thread(client.read_did, spec.did)
+            silent_run = silent_run + 1 if reply is None else 0
+            if silent_run >= self.hw.max_misses:
+                break
+            if reply is None or reply.data is None:
+                if reply is not None and reply.absent:
+                    del dids[key]
+                    self.log.info("%s: ECU has no DID 0x%04X (NRC %02X); not asked again", key, spec.did, reply.nrc)
+                continue
+            try:
+                values[key] = decode_did(key, spec, reply.data)
+            except ValueError as exc:
+                self.log.debug("%s", exc)
+        return values
+
+    def _values(self, raw: dict[int, bytes], from_dids: dict[str, Any], elapsed: float) -> dict[str, Any]:
         decoded: dict[str, Any] = {}
         for pid, data in sorted(raw.items()):
             try:
@@ -134,11 +184,15 @@ class ObdSourceNode(SourceNode):
                 self.log.debug("PID %02X: %s", pid, exc)
         values: dict[str, Any] = dict.fromkeys(KEYS)
         values.update({k: v for k, v in decoded.items() if k in values})
+        values.update(from_dids)
         values["obd.vin"] = self.vin
         if values["obd.f_rate"] is None and decoded.get("maf") is not None:
             values["obd.f_rate"] = fuel_rate_from_maf(decoded["maf"])
-        values["obd.f_econ"] = fuel_economy(values["obd.speed"], values["obd.f_rate"])
-        values["obd.t_dist"] = self._trip(values, elapsed)
+        trip = self._trip(values, elapsed)
+        if values["obd.f_econ"] is None:
+            values["obd.f_econ"] = fuel_economy(values["obd.speed"], values["obd.f_rate"])
+        if values["obd.t_dist"] is None:
+            values["obd.t_dist"] = trip
         return values
 
     def _trip(self, values: dict[str, Any], elapsed: float) -> float | None:

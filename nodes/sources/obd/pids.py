@@ -4,9 +4,16 @@ Each decoder takes the data bytes after ``41 <pid>`` and returns the A.4 keys it
 with Appendix A types (int, float, 0/1 for booleans). No I/O here.
 
 Keys without a J1979 PID are never decoded here: ``obd.brake``, ``obd.parking``,
-``obd.s_w_angle``, ``obd.max_avl_torque``, ``obd.e_g_s_h_mon``, ``obd.c_s_a_s_mon`` and
-the brake pressures stay None on OBD-II. PID 01's PM filter bit fills both
-``obd.pf_mon`` and ``obd.dpf_mon`` (on a diesel they are the same filter).
+``obd.s_w_angle``, ``obd.max_avl_torque`` and ``obd.c_s_a_s_mon`` come from manufacturer
+DIDs (:mod:`.dids`); the brake pressures are "unavailable" in A.4 and stay None.
+
+Readiness monitors (PID 01/41 bytes C and D) by ignition type. FlexAPI names some
+monitors twice (the J1979 and the J1939 DM5 name); a bit fills every name it stands for:
+spark ignition: the oxygen sensor bit fills ``o_s_mon`` and ``e_g_s_mon`` (a petrol
+engine's exhaust gas sensors are its oxygen sensors), the oxygen sensor heater bit fills
+``o_s_h_mon`` and ``e_g_s_h_mon``; compression ignition: the exhaust gas sensor bit fills
+``e_g_s_mon`` only (NOx and PM sensors are not oxygen sensors) and the PM filter bit fills
+``pf_mon`` and ``dpf_mon``. No bit exists for the cold start aid monitor.
 """
 
 from __future__ import annotations
@@ -34,17 +41,26 @@ KEYS = (
 #: Continuous monitors: PID 01 byte B, bit n supported / bit n+4 incomplete.
 CONTINUOUS = ("obd.mf_mon", "obd.f_s_mon", "obd.c_c_mon")
 #: Non-continuous monitors, bytes C (supported) / D (incomplete), by ignition type.
-SPARK = (
-    "obd.c_mon",
-    "obd.h_c_mon",
-    "obd.e_s_mon",
-    "obd.s_a_s_mon",
-    "obd.a_s_r_mon",
-    "obd.o_s_mon",
-    "obd.o_s_h_mon",
-    "obd.e_v_s_mon",
+SPARK: tuple[tuple[str, ...], ...] = (
+    ("obd.c_mon",),  # catalyst
+    ("obd.h_c_mon",),  # heated catalyst
+    ("obd.e_s_mon",),  # evaporative system
+    ("obd.s_a_s_mon",),  # secondary air system
+    ("obd.a_s_r_mon",),  # A/C refrigerant
+    ("obd.o_s_mon", "obd.e_g_s_mon"),  # oxygen sensor
+    ("obd.o_s_h_mon", "obd.e_g_s_h_mon"),  # oxygen sensor heater
+    ("obd.e_v_s_mon",),  # EGR and/or VVT
 )
-COMPRESSION = ("obd.nmhc_mon", "obd.n_c_mon", None, "obd.b_p_c_s_mon", None, "obd.e_g_s_mon", ("obd.pf_mon", "obd.dpf_mon"), "obd.e_v_s_mon")  # fmt: skip
+COMPRESSION: tuple[tuple[str, ...], ...] = (
+    ("obd.nmhc_mon",),  # NMHC catalyst
+    ("obd.n_c_mon",),  # NOx/SCR aftertreatment
+    (),  # reserved
+    ("obd.b_p_c_s_mon",),  # boost pressure
+    (),  # reserved
+    ("obd.e_g_s_mon",),  # exhaust gas sensor
+    ("obd.pf_mon", "obd.dpf_mon"),  # PM filter
+    ("obd.e_v_s_mon",),  # EGR and/or VVT
+)
 MONITOR_KEYS = tuple(k for k in KEYS if k.endswith("_mon"))
 
 
@@ -64,7 +80,7 @@ def monitors(data: bytes) -> dict[str, int | None]:
         if b & (1 << bit):
             out[key] = 0 if b & (1 << (bit + 4)) else 1
     for bit, keys in enumerate(COMPRESSION if b & 0x08 else SPARK):
-        for key in (keys,) if isinstance(keys, str) else keys or ():
+        for key in keys:
             if c & (1 << bit):
                 out[key] = 0 if d & (1 << bit) else 1
     return out

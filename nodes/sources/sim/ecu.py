@@ -2,8 +2,10 @@
 
 Functional Mode 01 requests (0x7DF) get single-frame replies from 0x7E8; physical
 requests (0x7E0) go through a can-isotp stack, which segments the 20-byte VIN reply
-and honours flow control exactly as a real ECU does. With the ignition off, or when a
-test sets :attr:`silent`, the ECU does not answer (a silent bus).
+and honours flow control exactly as a real ECU does, and answers UDS
+ReadDataByIdentifier (0x22) for the manufacturer DIDs of :mod:`.ecu_dids`. The ECU
+answers while the ignition is on, also with the engine stopped; with the ignition off,
+or when a test sets :attr:`silent`, it does not answer (a silent bus).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping
 
 import can
 import isotp
 
+from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec
+from nodes.sources.sim.ecu_dids import RDBI, DidServer
 from nodes.sources.sim.ecu_pids import encode
 from nodes.sources.sim.vehicle import Vehicle
 
@@ -27,9 +32,17 @@ class SimulatedEcu:
     """Owns its bus end, notifier and ISO-TP stack; :meth:`stop` is idempotent."""
 
     def __init__(
-        self, vehicle: Vehicle, channel: str, *, request_id: int = 0x7DF, ecu_id: int = 0x7E8, physical_id: int = 0x7E0
+        self,
+        vehicle: Vehicle,
+        channel: str,
+        *,
+        request_id: int = 0x7DF,
+        ecu_id: int = 0x7E8,
+        physical_id: int = 0x7E0,
+        dids: Mapping[str, DidSpec] | None = None,
     ) -> None:
         self.vehicle, self.channel = vehicle, channel
+        self.dids = DidServer(DEFAULT_DIDS if dids is None else dids)
         self.request_id, self.ecu_id, self.physical_id = request_id, ecu_id, physical_id
         self.silent = False
         self.bus = can.Bus(interface="virtual", channel=channel)
@@ -56,6 +69,8 @@ class SimulatedEcu:
             return None if data is None else bytes([0x41, request[1]]) + data
         if request[:2] == b"\x09\x02":
             return b"\x49\x02\x01" + state.vin.encode("ascii")
+        if request[:1] == bytes([RDBI]):
+            return self.dids.respond(request, state)
         return None
 
     def _on_frame(self, msg: can.Message) -> None:

@@ -20,6 +20,7 @@ OVERALL_RATIOS = (13.5, 8.2, 5.6, 4.3, 3.4, 2.8)  # gear * final drive
 IDLE_RPM = 780.0
 MAX_POWER_KW = 110.0
 REFERENCE_TORQUE_NM = 250
+PEAK_TORQUE_RPM = (1500.0, 4500.0)
 TANK_L = 55.0
 LITRES_PER_KWH = 0.36
 IDLE_FUEL_LPH = 0.7
@@ -83,11 +84,16 @@ class Powertrain:
 
     @property
     def torque_pct(self) -> float:
-        """Actual (indicated) engine torque in percent of the reference torque."""
+        """Actual (indicated) engine torque in percent of the reference torque, at most the full-load torque."""
         if self.rpm <= 0:
             return 0.0
         brake_nm = self.power_kw * 1000.0 / (self.rpm * 2 * math.pi / 60.0)
-        return max(-125.0, min(125.0, brake_nm / REFERENCE_TORQUE_NM * 100.0 + self.friction_pct))
+        return max(-125.0, min(self.max_torque_pct, brake_nm / REFERENCE_TORQUE_NM * 100.0 + self.friction_pct))
+
+    @property
+    def max_torque_pct(self) -> float:
+        """Full-load torque at the current rpm in percent of the reference (peak) torque; 0 when stopped."""
+        return full_load_torque_pct(self.rpm)
 
     @property
     def friction_pct(self) -> float:
@@ -109,6 +115,17 @@ def select_gear(speed: float, accel: float) -> tuple[int, float]:
         if rpm >= floor:
             return gear, rpm
     return 1, max(IDLE_RPM, wheel_rps * 60 * OVERALL_RATIOS[0])
+
+
+def full_load_torque_pct(rpm: float) -> float:
+    """The engine's torque curve: 85 % at idle, the full reference torque 1500-4500 rpm, falling above."""
+    if rpm <= 0:
+        return 0.0
+    if rpm < PEAK_TORQUE_RPM[0]:
+        return 85.0 + 15.0 * max(0.0, rpm - IDLE_RPM) / (PEAK_TORQUE_RPM[0] - IDLE_RPM)
+    if rpm <= PEAK_TORQUE_RPM[1]:
+        return 100.0
+    return max(0.0, 100.0 - (rpm - PEAK_TORQUE_RPM[1]) / 100.0)
 
 
 def lag(value: float, target: float, tau: float, dt: float) -> float:

@@ -31,18 +31,25 @@ class Pose:
     ignition: bool = True
     engine_on: bool = False
     cranking: bool = False
+    parking_brake: bool = True
     distance_m: float = 0.0  # travelled since the model started
 
 
 class SyntheticRoute:
-    """Drives trips of 25-40 minutes separated by a few minutes parked with the ignition off."""
+    """Drives trips of 25-40 minutes separated by a few minutes parked with the ignition off.
+
+    The model starts inside the first trip: ignition on, engine idling, parking brake set,
+    so every source has valid values from the first second. A trip ends with the engine
+    stopped and the ignition still on for a few seconds (the ECU still answers), then the
+    ignition goes off; the next trip cranks for 2 s (ignition on, engine off) before idling.
+    """
 
     def __init__(self, rng: random.Random, lat: float, lon: float, alt: float) -> None:
         self.rng = rng
-        self.pose = Pose(lat, lon, alt, heading=rng.uniform(0.0, 360.0))
+        self.pose = Pose(lat, lon, alt, heading=rng.uniform(0.0, 360.0), engine_on=True)
         self.base_alt = alt
         self.terrain_phase = rng.uniform(0.0, 2 * math.pi)
-        self.mode, self.left = "crank", 1.0
+        self.mode, self.left = "idle", rng.uniform(3.0, 8.0)
         self.target = 0.0
         self.accel_limit = 1.5
         self.curve_rate = 0.0
@@ -74,6 +81,12 @@ class SyntheticRoute:
             self.pose.ignition = True
             self.mode, self.left = "crank", 2.0
 
+    def _key_on(self) -> None:
+        """Engine stopped, ignition still on: the ECU answers while the driver gets out."""
+        if self.left <= 0:
+            self.pose.ignition = False
+            self.mode, self.left = "off", self.rng.uniform(180.0, 600.0)
+
     def _crank(self) -> None:
         self.pose.cranking = self.left < 1.0
         if self.left <= 0:
@@ -85,8 +98,8 @@ class SyntheticRoute:
         if self.left > 0:
             return
         if self.trip_left <= 0:
-            self.pose.engine_on = self.pose.ignition = False
-            self.mode, self.left = "off", self.rng.uniform(180.0, 600.0)
+            self.pose.engine_on, self.pose.parking_brake = False, True
+            self.mode, self.left = "key_on", self.rng.uniform(5.0, 20.0)
             self.trip_left = self.rng.uniform(1500.0, 2400.0)
             return
         if self.rng.random() < 0.5:
@@ -107,6 +120,7 @@ class SyntheticRoute:
             self.mode, self.left = "idle", self.rng.uniform(5.0, 40.0)
 
     def _new_leg(self) -> None:
+        self.pose.parking_brake = False
         self.mode, self.left = "drive", self.rng.uniform(20.0, 150.0)
         self.target = self.rng.choice(CRUISE_KMH) / 3.6 * self.rng.uniform(0.9, 1.05)
         self.accel_limit = self.rng.uniform(0.8, 2.4)

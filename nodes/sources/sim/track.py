@@ -114,7 +114,7 @@ class TrackReplay:
         self.headings = _point_headings(points)
         self.clock = 0.0
         first = points[0]
-        self.pose = Pose(first.lat, first.lon, first.alt, heading=self.headings[0], engine_on=True)
+        self.pose = Pose(first.lat, first.lon, first.alt, heading=self.headings[0], engine_on=True, parking_brake=False)
         self._place()
 
     @property

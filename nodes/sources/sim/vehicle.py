@@ -11,7 +11,8 @@ the same state, so their values agree with each other.
 Conventions: heading clockwise from north; ``yaw_rate_dps`` is the heading rate
 (positive turning right); ``long_accel_g`` positive when speeding up; ``lat_accel_g``
 positive towards the right (a right turn); ``pitch`` positive nose up; ``roll``
-positive right side down.
+positive right side down; ``steering_rad`` (steering wheel) positive counter-clockwise,
+i.e. turning left, as SAE J1939 and ISO 8855 count it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,10 +42,22 @@ SECTION = "sources.vehicle"
 WHEELBASE_M = 2.7
 STEERING_RATIO = 15.0
 CELL_GRID_DEG = 0.015
-#: OBD readiness monitors a petrol engine supports (names as in the obd.*_mon keys).
-MONITORS = ("mf", "f_s", "c_c", "c", "e_s", "o_s", "o_s_h", "e_v_s")
-#: Seconds of running in the current drive cycle before a non-continuous monitor completes.
-CYCLE_MONITOR_S = {"mf": 0, "f_s": 0, "c_c": 0, "c": 420, "e_s": 1500, "o_s": 240, "o_s_h": 90, "e_v_s": 600}
+#: OBD readiness monitors reported in PID 01/41, by engine (names as in the obd.*_mon keys).
+MONITORS = {
+    "spark": ("mf", "f_s", "c_c", "c", "h_c", "e_s", "s_a_s", "a_s_r", "o_s", "o_s_h", "e_v_s"),
+    "compression": ("mf", "f_s", "c_c", "nmhc", "n_c", "b_p_c_s", "e_g_s", "pf", "e_v_s"),
+}
+#: Monitors J1979 has no bit for, answered from a manufacturer DID (cold start aid system).
+DID_MONITORS = ("c_s_a_s",)
+#: Seconds of running in the current drive cycle before a monitor completes.
+CYCLE_MONITOR_S = {
+    "mf": 0, "f_s": 0, "c_c": 0, "c": 420, "h_c": 180, "e_s": 1500, "s_a_s": 60, "a_s_r": 300, "o_s": 240,
+    "o_s_h": 90, "e_v_s": 600, "nmhc": 480, "n_c": 720, "b_p_c_s": 120, "e_g_s": 240, "pf": 1200, "c_s_a_s": 30,
+}  # fmt: skip
+#: The one monitor left incomplete since DTCs were cleared (so both states are seen), by engine.
+PENDING_MONITOR = {"spark": "e_s", "compression": "pf"}
+DEF_PER_FUEL = 0.03  # litres of diesel exhaust fluid per litre of fuel
+DEF_TANK_L = 15.0
 
 
 class VehicleSettings(BaseModel):
@@ -61,6 +74,9 @@ class VehicleSettings(BaseModel):
     altitude: float = Field(default=520.0, ge=-400.0, le=6000.0)
     time_scale: float = Field(default=1.0, gt=0.0, le=1000.0, description="simulated seconds per real second")
     vin: str | None = None
+    engine: Literal["spark", "compression"] = Field(
+        default="spark", description="petrol (spark ignition) or diesel (compression ignition, with DEF)"
+    )
 
     @field_validator("vin")
     @classmethod
@@ -95,6 +111,7 @@ class VehicleState:
     brake: bool
     parking_brake: bool
     # engine
+    engine: str
     rpm: float
     gear: int
     load: float
@@ -102,6 +119,7 @@ class VehicleState:
     accel_pedal: float
     maf_gps: float
     torque_pct: float
+    max_torque_pct: float
     friction_torque_pct: float
     reference_torque_nm: int
     run_time_s: float
@@ -110,6 +128,7 @@ class VehicleState:
     fuel_rate: float
     fuel_pressure_kpa: float
     fuel_rail_kpa: float
+    def_level: float | None  # diesel exhaust fluid tank, % (None on a petrol engine)
     odometer_km: float
     trip_km: float
     # temperatures, pressures, electrics
@@ -126,8 +145,8 @@ class VehicleState:
     dtc_count: int
     dist_since_clear_km: float
     time_since_clear_min: float
-    monitors_complete: dict[str, bool]  # since DTCs cleared (PID 01)
-    cycle_monitors_complete: dict[str, bool]  # this drive cycle (PID 41)
+    monitors_complete: dict[str, bool]  # since DTCs cleared (PID 01), plus DID_MONITORS
+    cycle_monitors_complete: dict[str, bool]  # this drive cycle (PID 41), plus DID_MONITORS
     # GNSS reception
     gnss_fix: int
     num_sv: int
@@ -193,9 +212,11 @@ class Vehicle:
         self.clear_min = self.clear_km / 45.0 * 60.0  # at an average 45 km/h
         self.trip_km = 0.0
         self.phase = rng.uniform(0.0, 2 * math.pi)
+        self.def_level = rng.uniform(40.0, 95.0) if s.engine == "compression" else None
         self.accel = self.yaw_rate = self.grade = 0.0
         self._steps = 0
         self._was_ignition = self.route.pose.ignition
+        self.engine.step(0.0, 0.0, 0.0, self.route.pose.engine_on, amb, 0.0)  # idling at t=0
 
     def _step(self) -> None:
         pose = self.route.pose
@@ -213,6 +234,9 @@ class Vehicle:
         if pose.ignition and not self._was_ignition:
             self.trip_km = 0.0
         self._was_ignition = pose.ignition
+        if self.def_level is not None:
+            burnt_l = self.engine.fuel_rate * STEP / 3600.0
+            self.def_level = max(0.0, self.def_level - DEF_PER_FUEL * burnt_l / DEF_TANK_L * 100.0)
         self.odometer_km += moved / 1000.0
         self.trip_km += moved / 1000.0
         self.clear_km += moved / 1000.0
@@ -236,7 +260,8 @@ class Vehicle:
             engine_on=pose.engine_on,
             cranking=pose.cranking,
             brake=pose.engine_on and (self.accel < -0.4 or pose.speed == 0.0),
-            parking_brake=not pose.engine_on,
+            parking_brake=pose.parking_brake,
+            engine=self.settings.engine,
             rpm=eng.rpm,
             gear=eng.gear,
             load=eng.load,
@@ -244,6 +269,7 @@ class Vehicle:
             accel_pedal=eng.demand,
             maf_gps=eng.maf_gps,
             torque_pct=eng.torque_pct,
+            max_torque_pct=eng.max_torque_pct,
             friction_torque_pct=eng.friction_pct,
             reference_torque_nm=REFERENCE_TORQUE_NM,
             run_time_s=eng.run_time_s,
@@ -251,6 +277,7 @@ class Vehicle:
             fuel_rate=eng.fuel_rate,
             fuel_pressure_kpa=(300.0 + eng.load) if pose.engine_on else 0.0,
             fuel_rail_kpa=(4_000.0 + 80.0 * eng.load) if pose.engine_on else 0.0,
+            def_level=self.def_level,
             odometer_km=self.odometer_km,
             trip_km=self.trip_km,
             coolant_c=eng.coolant_c,
@@ -265,8 +292,7 @@ class Vehicle:
             dtc_count=0,
             dist_since_clear_km=self.clear_km,
             time_since_clear_min=self.clear_min,
-            monitors_complete={m: m != "e_s" for m in MONITORS},
-            cycle_monitors_complete={m: eng.run_time_s >= CYCLE_MONITOR_S[m] for m in MONITORS},
+            **self._monitors(eng.run_time_s),
             **self._gnss(t),
             **self._cell(pose, t),
         )
@@ -286,7 +312,15 @@ class Vehicle:
             "yaw_rate_dps": self.yaw_rate,
             "roll": -3.0 * lat_accel,
             "pitch": math.degrees(math.atan(self.grade)) + 1.2 * long_accel,
-            "steering_rad": max(-31.374, min(31.374, road_wheel * STEERING_RATIO)),
+            "steering_rad": max(-31.374, min(31.374, -road_wheel * STEERING_RATIO)),
+        }
+
+    def _monitors(self, run_time_s: float) -> dict[str, dict[str, bool]]:
+        engine = self.settings.engine
+        names = (*MONITORS[engine], *DID_MONITORS)
+        return {
+            "monitors_complete": {m: m != PENDING_MONITOR[engine] for m in names},
+            "cycle_monitors_complete": {m: run_time_s >= CYCLE_MONITOR_S[m] for m in names},
         }
 
     def _battery(self, pose: Pose, t: float) -> float:
