@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 from pydantic import ValidationError
@@ -43,8 +44,11 @@ class Graph:
         return {u for u, _, d in self.wiring.in_edges(node_id, data=True) if d.get("kind") == "ref"}
 
 
-def build_graph(flows: FlowSet, registry: NodeTypeRegistry) -> Graph:
-    """Validate ``flows``; raise :class:`FlowConfigError` listing every problem."""
+def build_graph(flows: FlowSet, registry: NodeTypeRegistry, device: Any = None) -> Graph:
+    """Validate ``flows`` (and, given ``device``, the config sections its nodes use).
+
+    Raises :class:`FlowConfigError` listing every problem.
+    """
     graph = Graph(flows)
     problems = list(flows.problems)
     for spec in flows.nodes.values():
@@ -54,6 +58,8 @@ def build_graph(flows: FlowSet, registry: NodeTypeRegistry) -> Graph:
         if spec.id in graph.configs:
             problems.extend(_check_wires(graph, spec))
             problems.extend(_check_refs(graph, spec))
+            if device is not None and not flows.is_disabled(spec):
+                problems.extend(graph.classes[spec.id].check_device(device, graph.configs[spec.id], spec.id))
     if problems:
         raise FlowConfigError(problems)
     return graph

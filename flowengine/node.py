@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from flowengine.errors import NodeError
+from flowengine.errors import NodeError, Problem
 from flowengine.message import Msg, clone, make_msg
 
 if TYPE_CHECKING:
@@ -78,6 +78,14 @@ class Node:
     def output_count(cls, config: NodeConfig) -> int:
         """Output ports for this configuration (switch: one per rule)."""
         return cls.outputs
+
+    @classmethod
+    def check_device(cls, device: Any, config: NodeConfig, node_id: str) -> list[Problem]:
+        """Problems with the device config this node would use, found before anything starts.
+
+        ``device`` is the :class:`~flowengine.config.DeviceConfig` (``None`` outside the agent).
+        """
+        return []
 
     # -- hooks a node type implements -------------------------------------------------
 

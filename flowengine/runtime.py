@@ -101,7 +101,7 @@ class Runtime:
         flows = files
         for source, objects in generated.items():
             flows = flows_from_objects(source, objects, flows)
-        graph = build_graph(flows, self.registry)
+        graph = build_graph(flows, self.registry, self.services.get("device"))
         plan = self._plan(graph)
         await self._close_nodes(plan.removed | plan.changed)
         for node_id in plan.restarted:

@@ -73,3 +73,11 @@ def test_run_rejects_oversized_client_id(tmp_path: Path) -> None:
     result = flowengine("run", "--client-id", "é" * 65, "--state-dir", str(tmp_path), "--no-default-flow")
     assert result.returncode == 1
     assert "1..128 bytes" in result.stderr
+
+
+def test_run_rejects_bad_hardware_section_before_starting(tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text('[mqtt]\nclient_id = "dev1"\nport = 1\n[sources.gnss]\nbaudrate = "fast"\n')
+    result = flowengine("run", "--config", str(conf), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 1
+    assert "sources.gnss: node source-gnss: baudrate:" in result.stderr

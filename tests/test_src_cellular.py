@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.config import DeviceConfig
-from flowengine.errors import DeviceIOError
+from flowengine.errors import DeviceIOError, FlowConfigError
 from flowengine.testing import FlowHarness
 from nodes.sources.cellular.netif import CREATE, DESTROY, DOWN, UP, NetPaths, parse_routes, read_interface
 from nodes.sources.cellular.node import CellularSource
@@ -190,11 +190,12 @@ def test_simulated_backend_uses_a_pty_and_fake_tree() -> None:
     assert not link.exists()  # the temp dir is gone with the node
 
 
-def test_bad_settings_are_reported_with_their_fields(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("ERROR"):
-        h = start({"baudrate": -1, "sinr_scale": "percent", "colour": "red"})
-        h.close()
-    text = caplog.text
+def test_bad_settings_are_reported_with_their_fields() -> None:
+    device = DeviceConfig(sources={"modem1": {"baudrate": -1, "sinr_scale": "percent", "colour": "red"}})
+    h = FlowHarness(services={"device": device})
+    with pytest.raises(FlowConfigError) as info:
+        h.deploy([{"id": "cell", "type": "cellular source", "wires": []}])
+    h.close()
+    text = str(info.value)
     assert "sources.modem1: node cell: baudrate" in text
     assert "sources.modem1: node cell: sinr_scale" in text and "colour" in text
-    assert "close failed" not in text

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from flowengine.config import DeviceConfig
-from flowengine.errors import DeviceIOError
+from flowengine.errors import DeviceIOError, FlowConfigError
 from flowengine.testing import FlowHarness, wait_until
 from nodes.sources.io.board import IoBoard, output_changes, volts
 from nodes.sources.io.node import IoSource
@@ -206,7 +206,6 @@ def test_missing_gpio_hardware_retries_without_crashing(caplog: pytest.LogCaptur
 
 def test_bad_pin_map_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
     h = FlowHarness(services={"device": DeviceConfig(sources={"io": {"do": [{"pin": "GPIO20", "initial": 3}]}})})
-    with caplog.at_level("ERROR"):
+    with pytest.raises(FlowConfigError, match=r"sources.io: node io: do.0.initial"):
         h.deploy([{"id": "io", "type": "io source", "wires": []}])
-        h.close()
-    assert "sources.io: node io: do.0.initial" in caplog.text
+    h.close()

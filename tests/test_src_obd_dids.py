@@ -10,6 +10,7 @@ import can
 import pytest
 
 from flowengine.config import DeviceConfig
+from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness
 from nodes.sources.obd.client import ObdClient
 from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec, decode_did, parse_rdbi, rdbi_request
@@ -19,6 +20,19 @@ from nodes.sources.sim.ecu_dids import DidServer, encode_did
 from nodes.sources.sim.vehicle import Vehicle
 
 ROWS = Path(__file__).parent / "data" / "obd" / "dids.txt"
+
+
+def config_problems(device: DeviceConfig, node_type: str, caplog: pytest.LogCaptureFixture) -> str:
+    """What a deploy says about a bad device config: refused with the problems, or logged when the node starts."""
+    h = FlowHarness(services={"device": device})
+    try:
+        with caplog.at_level("ERROR"):
+            h.deploy([{"id": node_type.split()[0], "type": node_type, "wires": []}])
+    except FlowConfigError as exc:
+        return str(exc)
+    finally:
+        h.close()
+    return caplog.text
 
 
 def golden(kind: str) -> list[tuple[bytes, str]]:
@@ -118,11 +132,8 @@ def test_unknown_did_gets_request_out_of_range() -> None:
     ],
 )
 def test_bad_did_table_names_the_field(dids: dict[str, Any], field: str, caplog: pytest.LogCaptureFixture) -> None:
-    h = FlowHarness(services={"device": DeviceConfig(simulate=True, sources={"obd": {"dids": dids}})})
-    with caplog.at_level("ERROR"):
-        h.deploy([{"id": "obd", "type": "obd source", "wires": []}])
-        h.close()
-    assert f"sources.obd: node obd: {field}" in caplog.text
+    device = DeviceConfig(simulate=True, sources={"obd": {"dids": dids}})
+    assert f"sources.obd: node obd: {field}" in config_problems(device, "obd source", caplog)
 
 
 def test_short_keys_and_replacing_the_default_table() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.config import DeviceConfig
+from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness
 from nodes.sources.onewire.bus import bus_values, read_bus
 from nodes.sources.onewire.codec import W1ReadError, crc8, format_w1_slave, parse_w1_slave, rom_id, scratchpad
@@ -183,7 +184,6 @@ def test_simulated_bus_follows_the_vehicle() -> None:
 
 def test_bad_family_setting_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
     h = FlowHarness(services={"device": DeviceConfig(sources={"1-wire": {"rom_families": ["zz"]}})})
-    with caplog.at_level("ERROR"):
+    with pytest.raises(FlowConfigError, match=r"sources.1-wire: node w1: rom_families.0"):
         h.deploy([{"id": "w1", "type": "1-wire source", "wires": []}])
-        h.close()
-    assert "sources.1-wire: node w1: rom_families.0" in caplog.text
+    h.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.config import DeviceConfig
+from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness
 from nodes.sources.sysinfo.facts import mac_address, timezone
 from nodes.sources.sysinfo.node import SysinfoSettings, SysinfoSource, read_sysinfo
@@ -87,7 +88,6 @@ def test_simulated_identity_is_stable() -> None:
 
 def test_unknown_setting_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
     h = FlowHarness(services={"device": DeviceConfig(sources={"sysinfo": {"modelname": "x"}})})
-    with caplog.at_level("ERROR"):
+    with pytest.raises(FlowConfigError, match=r"sources.sysinfo: node sys: modelname"):
         h.deploy([{"id": "sys", "type": "sysinfo source", "wires": []}])
-        h.close()
-    assert "sources.sysinfo: node sys: modelname" in caplog.text
+    h.close()

@@ -57,6 +57,18 @@ class SourceNode(Node):
     def source_name(self) -> str:
         return self.prefixes[0] if self.prefixes else self.type_name
 
+    @classmethod
+    def check_device(cls, device: Any, config: NodeConfig, node_id: str) -> list[Problem]:
+        """The hardware section is checked with the flows, before any source opens hardware."""
+        if cls.Settings is None:
+            return []
+        section = config.section or (cls.prefixes[0] if cls.prefixes else cls.type_name)  # type: ignore[attr-defined]
+        try:
+            cls.Settings.model_validate(device.source(section))
+        except ValidationError as exc:
+            return [Problem(f"sources.{section}", node_id, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        return []
+
     def settings(self) -> dict[str, Any]:
         """The device config section for this source (``{}`` when there is none)."""
         device = self.runtime.services.get("device")
