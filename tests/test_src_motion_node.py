@@ -11,10 +11,15 @@ from typing import Any
 import pytest
 
 from flowengine.config import DeviceConfig
+from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness
+from nodes.flexapi.values import SERVICE as VALUES_SERVICE
+from nodes.flexapi.values import LatestValues
 from nodes.sources.motion.node import KEYS
 from nodes.sources.sim.iio_device import SimulatedImu
 from nodes.sources.sim.vehicle import Vehicle
+
+SINK = {"id": "out", "type": "helper", "wires": []}
 
 
 def run_motion(device: DeviceConfig, **config: Any) -> FlowHarness:
@@ -60,8 +65,57 @@ def test_sensor_vanishes_and_returns(tmp_path: Path) -> None:
         imu.stop()
 
 
+def config_problems(device: DeviceConfig, caplog: pytest.LogCaptureFixture) -> str:
+    """What a deploy says about a bad device config: refused with the problems, or logged when the node starts."""
+    h = FlowHarness(services={"device": device})
+    try:
+        with caplog.at_level(logging.ERROR):
+            h.deploy([{"id": "motion", "type": "motion source", "wires": []}])
+    except FlowConfigError as exc:
+        return str(exc)
+    finally:
+        h.close()
+    return caplog.text
+
+
 def test_unknown_setting_is_named(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR)
-    with run_motion(DeviceConfig(sources={"motion": {"iio_rot": "/x"}})) as h:
-        assert h.nothing("out", within=0.3)
-    assert "sources.motion" in caplog.text and "iio_rot" in caplog.text
+    problems = config_problems(DeviceConfig(sources={"motion": {"iio_rot": "/x"}}), caplog)
+    assert "sources.motion: node motion: iio_rot" in problems
+
+
+class FrozenClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_yaw_from_the_simulated_gnss_heading() -> None:
+    vehicle = Vehicle(clock=FrozenClock(0.0))
+    vehicle._t0 = -700.0  # frozen 700 s into the drive
+    heading = vehicle.state().heading
+    services = {"device": DeviceConfig(simulate=True, sources={"motion": {"yaw": "heading"}}), "vehicle": vehicle}
+    with FlowHarness(services=services) as h:
+        h.deploy([{"id": "motion", "type": "motion source", "interval": 0.05, "wires": [["out"]]}, SINK])
+        payload = wait_payload(h, valid)
+    assert payload["motion.yaw"] == round(heading, 2)
+    assert payload["motion.gz"] is not None  # the gyroscope is still read
+
+
+def test_board_without_gyroscope_takes_yaw_from_the_stored_gnss_heading(tmp_path: Path) -> None:
+    imu = SimulatedImu(Vehicle(), period=0.05, root=tmp_path / "iio", gyro=False).start()
+    store = LatestValues()
+    store.update({"gnss.heading": 123.4})
+    device = DeviceConfig(sources={"motion": {"iio_root": str(imu.root)}})
+    try:
+        with FlowHarness(services={"device": device, VALUES_SERVICE: store}) as h:
+            node = {"id": "motion", "type": "motion source", "backend": "hardware", "interval": 0.05}
+            h.deploy([{**node, "wires": [["out"]]}, SINK])
+            payload = wait_payload(h, valid)
+            assert payload["motion.yaw"] == 123.4
+            assert payload["motion.gx"] is None and payload["motion.gz"] is None
+            store.update({"gnss.heading": None})
+            wait_payload(h, lambda p: valid(p) and p["motion.yaw"] is None)
+    finally:
+        imu.stop()

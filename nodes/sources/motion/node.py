@@ -1,9 +1,12 @@
 """``motion source``: IIO accelerometer and gyroscope into ``motion.*`` (Appendix A.2).
 
 Settings (``[sources.motion]``): ``iio_root`` (``/sys/bus/iio/devices``), ``accel_name``
-and ``gyro_name`` (IIO device names; empty: the first device with the channel). Values
-in g and deg/s; roll and pitch from gravity, yaw from the integrated z gyroscope (see
-:mod:`.attitude`). Simulated: a fake sysfs tree written by the vehicle model.
+and ``gyro_name`` (IIO device names; empty: the first device with the channel), ``yaw``
+(``gyro``: the integrated z gyroscope, or the GNSS heading when no gyroscope is found;
+``heading``: always the GNSS heading). Values in g and deg/s; roll and pitch from
+gravity (see :mod:`.attitude`). The GNSS heading comes from the vehicle model under
+simulation and from the device's latest values (``gnss.heading`` as the flow stored it)
+on hardware. Simulated: a fake sysfs tree written by the vehicle model.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from flowengine.errors import DeviceIOError
+from nodes.flexapi.values import SERVICE as VALUES_SERVICE
 from nodes.sources.base import SourceNode, in_thread
 from nodes.sources.motion.attitude import integrate_yaw, roll_pitch
 from nodes.sources.motion.iio import find_device, read_accel_g, read_gyro_dps
@@ -40,6 +45,9 @@ class MotionSettings(BaseModel):
     iio_root: Path = Path("/sys/bus/iio/devices")
     accel_name: str = ""
     gyro_name: str = ""
+    yaw: Literal["gyro", "heading"] = Field(
+        default="gyro", description="gyro: integrated z gyroscope (GNSS heading without one); heading: GNSS heading"
+    )
 
 
 class MotionSourceNode(SourceNode):
@@ -63,32 +71,61 @@ class MotionSourceNode(SourceNode):
         if self.imu is not None:
             root = self.imu.root
         accel = await in_thread(find_device, root, "accel", self.hw.accel_name)
-        gyro = await in_thread(find_device, root, "anglvel", self.hw.gyro_name)
-        self.log.info("accelerometer %s, gyroscope %s", accel.name, gyro.name)
+        gyro = await in_thread(_find_gyro, root, self.hw.gyro_name)
+        yaw_from = "gyroscope" if gyro is not None and self.hw.yaw == "gyro" else "GNSS heading"
+        self.log.info(
+            "accelerometer %s, gyroscope %s, yaw from %s", accel.name, gyro.name if gyro else "none", yaw_from
+        )
         await self._poll(accel, gyro)
 
-    async def _poll(self, accel: Path, gyro: Path) -> None:
+    async def _poll(self, accel: Path, gyro: Path | None) -> None:
         interval = self.config.interval  # type: ignore[attr-defined]
         last = time.monotonic()
         while True:
-            (ax, ay, az), (gx, gy, gz) = await in_thread(_read_both, accel, gyro)
+            (ax, ay, az), rates = await in_thread(_read_both, accel, gyro)
             now = time.monotonic()
-            self.yaw = integrate_yaw(self.yaw, gz, now - last)
+            if rates is not None and self.hw.yaw == "gyro":
+                self.yaw = integrate_yaw(self.yaw, rates[2], now - last)
+                yaw: float | None = self.yaw
+            else:
+                yaw = self.gnss_heading()
             last = now
-            self.publish(_values(ax, ay, az, gx, gy, gz, self.yaw))
+            self.publish(_values((ax, ay, az), rates, yaw))
             await asyncio.sleep(interval)
+
+    def gnss_heading(self) -> float | None:
+        """The latest GNSS heading: the vehicle model's when simulated, else the stored ``gnss.heading``."""
+        if self.simulated:
+            return float(shared_vehicle(self.runtime).state().heading)
+        store = self.runtime.services.get(VALUES_SERVICE)
+        heading = store.values.get("gnss.heading") if store is not None else None
+        return float(heading) if isinstance(heading, (int, float)) else None
 
     async def on_close(self) -> None:
         if self.imu is not None:
             await in_thread(self.imu.stop)
 
 
-def _read_both(accel: Path, gyro: Path) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    return read_accel_g(accel), read_gyro_dps(gyro)
+Vector = tuple[float, float, float]
 
 
-def _values(ax: float, ay: float, az: float, gx: float, gy: float, gz: float, yaw: float) -> dict[str, Any]:
-    roll, pitch = roll_pitch(ax, ay, az)
-    numbers = (ax, ay, az, gx, gy, gz, roll, pitch, yaw)
+def _find_gyro(root: Path, name: str) -> Path | None:
+    """The gyroscope device, None when the board has none (yaw then comes from the GNSS heading)."""
+    try:
+        return find_device(root, "anglvel", name)
+    except DeviceIOError:
+        return None
+
+
+def _read_both(accel: Path, gyro: Path | None) -> tuple[Vector, Vector | None]:
+    return read_accel_g(accel), read_gyro_dps(gyro) if gyro is not None else None
+
+
+def _values(accel: Vector, rates: Vector | None, yaw: float | None) -> dict[str, Any]:
+    roll, pitch = roll_pitch(*accel)
+    numbers = (*accel, *(rates or (None, None, None)), roll, pitch, yaw)
     precision = (4, 4, 4, 3, 3, 3, 2, 2, 2)
-    return {key: round(value, digits) for key, value, digits in zip(KEYS, numbers, precision, strict=True)}
+    return {
+        key: None if value is None else round(value, digits)
+        for key, value, digits in zip(KEYS, numbers, precision, strict=True)
+    }

@@ -1,7 +1,8 @@
 """A simulated IMU: a fake IIO sysfs tree in a temp dir, written from the vehicle model.
 
 Two devices as the Linux st_lsm6dsx driver exposes them (``lsm6dsl_accel`` and
-``lsm6dsl_gyro``), raw counts with the driver's ±2 g and ±250 dps scales. Files are
+``lsm6dsl_gyro``; ``gyro=False`` leaves the gyroscope out, as on accelerometer-only
+boards), raw counts with the driver's ±2 g and ±250 dps scales. Files are
 replaced atomically so a reader never sees half a number. The motion node reads the
 tree with the same code it uses on ``/sys/bus/iio/devices``.
 """
@@ -26,8 +27,8 @@ G = 9.80665
 class SimulatedImu:
     """Owns the temp tree and the writer thread; :meth:`stop` is idempotent and removes the tree."""
 
-    def __init__(self, vehicle: Vehicle, period: float = 0.1, root: Path | None = None) -> None:
-        self.vehicle, self.period = vehicle, period
+    def __init__(self, vehicle: Vehicle, period: float = 0.1, root: Path | None = None, *, gyro: bool = True) -> None:
+        self.vehicle, self.period, self.has_gyro = vehicle, period, gyro
         self.root = root or Path(tempfile.mkdtemp(prefix="flowengine-iio-"))
         self.accel = self.root / "iio:device0"
         self.gyro = self.root / "iio:device1"
@@ -41,10 +42,10 @@ class SimulatedImu:
 
     def plug(self) -> None:
         """Create both devices (again, after :meth:`unplug`)."""
-        for device, name, channel, scale in (
-            (self.accel, "lsm6dsl_accel", "accel", ACCEL_SCALE),
-            (self.gyro, "lsm6dsl_gyro", "anglvel", GYRO_SCALE),
-        ):
+        devices = [(self.accel, "lsm6dsl_accel", "accel", ACCEL_SCALE)]
+        if self.has_gyro:
+            devices.append((self.gyro, "lsm6dsl_gyro", "anglvel", GYRO_SCALE))
+        for device, name, channel, scale in devices:
             device.mkdir(parents=True, exist_ok=True)
             _write(device / "name", name)
             _write(device / f"in_{channel}_scale", f"{scale:.9f}")
