@@ -126,7 +126,7 @@ class InfoSpool:
         self._replayer = Replayer(store, self._publish_stored, max_in_flight=REPLAY_IN_FLIGHT, rate=rate)
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._connected = False
+        self._connected = self._closed = False
         self._lost = 0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -175,17 +175,11 @@ class InfoSpool:
             self._task.cancel()
 
     def stats(self) -> OfflineStats:
-        figures = self.store.stats()
-        waiting = figures["stored"] + (len(self._writer) if self._writer is not None else 0)
-        return OfflineStats(
-            "store",
-            waiting,
-            figures["dropped"],
-            figures["bytes"],
-            figures["oldest_age"],
-            self._replayer.acked,
-            self._lost,
-        )
+        """Figures of the store; after :meth:`close` the last ones (oldest_age None)."""
+        store = self.store
+        oldest = None if self._closed else store.stats()["oldest_age"]
+        waiting = len(store) + (len(self._writer) if self._writer is not None else 0)
+        return OfflineStats("store", waiting, store.dropped, store.size_bytes, oldest, self._replayer.acked, self._lost)
 
     async def stop_replay(self) -> None:
         """Stop sending stored messages (acks already received are still deleted)."""
@@ -201,6 +195,7 @@ class InfoSpool:
             await self._writer.drain()
             self._writer.close()
         self.store.close()
+        self._closed = True
 
     # -- writing ----------------------------------------------------------------------------------
 
