@@ -218,3 +218,62 @@ def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01, wha
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+#: The password of the user ``device`` on :func:`auth_broker_config` brokers.
+BROKER_PASSWORD = "s3cret-Pa55"
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(directory: Path, name: str) -> Path:
+    """A self-signed test CA: ``name``.crt / ``name``.key in ``directory``; returns the certificate."""
+    _openssl(
+        *("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
+        *("-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}"),
+        *("-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"),
+        cwd=directory,
+    )
+    return directory / f"{name}.crt"
+
+
+def make_server_cert(directory: Path, ca: str) -> None:
+    """server.crt / server.key for 127.0.0.1 and localhost, signed by the CA named ``ca``."""
+    _openssl(
+        *("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
+        *("-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"),
+        cwd=directory,
+    )
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl(
+        *("x509", "-req", "-in", "server.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial"),
+        *("-out", "server.crt", "-days", "2", "-extfile", "san.cnf"),
+        cwd=directory,
+    )
+
+
+def tls_listener_config(directory: Path) -> tuple[list[str], int, Path]:
+    """Broker config lines for an extra TLS listener with a fresh CA: (lines, TLS port, CA file)."""
+    ca = make_ca(directory, "test-ca")
+    make_server_cert(directory, "test-ca")
+    port = free_port()
+    lines = [
+        f"listener {port} 127.0.0.1",
+        f"cafile {ca}",
+        f"certfile {directory / 'server.crt'}",
+        f"keyfile {directory / 'server.key'}",
+    ]
+    return lines, port, ca
+
+
+def auth_broker_config(directory: Path) -> list[str]:
+    """Broker config lines requiring user ``device`` with :data:`BROKER_PASSWORD`."""
+    import subprocess
+
+    passwords = directory / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "device", BROKER_PASSWORD], check=True)
+    return [f"password_file {passwords}", "allow_anonymous false"]

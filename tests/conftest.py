@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.testing import FlowHarness, Mosquitto
+from flowengine.testing import FlowHarness, Mosquitto, auth_broker_config, tls_listener_config
 
 
 @pytest.fixture
@@ -35,3 +35,20 @@ def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
         yield b.start()
     finally:
         b.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, int, Path]]:
+    """A broker with a plain listener and a TLS listener; yields (broker, TLS port, CA file)."""
+    directory = tmp_path_factory.mktemp("tls")
+    lines, tls_port, ca = tls_listener_config(directory)
+    with Mosquitto(directory, extra=lines) as broker:
+        yield broker, tls_port, ca
+
+
+@pytest.fixture(scope="module")
+def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A broker that only lets in user ``device`` with ``flowengine.testing.BROKER_PASSWORD``."""
+    directory = tmp_path_factory.mktemp("auth")
+    with Mosquitto(directory, extra=auth_broker_config(directory)) as broker:
+        yield broker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,10 @@ from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
 from flowengine.mqtt import Backoff, MqttLink
 from flowengine.mqtt.testing import LoopThread, MqttPeer
-from flowengine.testing import Mosquitto, free_port, wait_until
+from flowengine.testing import BROKER_PASSWORD as PASSWORD
+from flowengine.testing import Mosquitto, make_ca, wait_until
 
 pytestmark = pytest.mark.broker
-
-PASSWORD = "s3cret-Pa55"
 
 
 @pytest.fixture
@@ -41,62 +39,6 @@ def start_link(loop: LoopThread) -> Iterator[Any]:
     yield start
     for link in links:
         loop.call(link.close())
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(directory: Path, name: str) -> Path:
-    """A self-signed CA certificate and key: ``name``.crt / ``name``.key."""
-    openssl(
-        *("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
-        *("-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={name}"),
-        *("-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"),
-        cwd=directory,
-    )
-    return directory / f"{name}.crt"
-
-
-def make_server_cert(directory: Path, ca: str) -> None:
-    """server.crt / server.key for 127.0.0.1 and localhost, signed by ``ca``."""
-    openssl(
-        *("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
-        *("-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"),
-        cwd=directory,
-    )
-    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl(
-        *("x509", "-req", "-in", "server.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial"),
-        *("-out", "server.crt", "-days", "2", "-extfile", "san.cnf"),
-        cwd=directory,
-    )
-
-
-@pytest.fixture(scope="module")
-def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, int, Path]]:
-    """A broker with a plain listener and a TLS listener; yields (broker, tls port, CA file)."""
-    directory = tmp_path_factory.mktemp("tls")
-    ca = make_ca(directory, "test-ca")
-    make_server_cert(directory, "test-ca")
-    tls_port = free_port()
-    extra = [
-        f"listener {tls_port} 127.0.0.1",
-        f"cafile {ca}",
-        f"certfile {directory / 'server.crt'}",
-        f"keyfile {directory / 'server.key'}",
-    ]
-    with Mosquitto(directory, extra=extra) as broker:
-        yield broker, tls_port, ca
-
-
-@pytest.fixture(scope="module")
-def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    directory = tmp_path_factory.mktemp("auth")
-    passwords = directory / "passwords"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "device", PASSWORD], check=True)
-    with Mosquitto(directory, extra=[f"password_file {passwords}", "allow_anonymous false"]) as broker:
-        yield broker
 
 
 def test_wrong_password_keeps_retrying_and_says_why(auth_broker: Mosquitto, start_link, caplog) -> None:
