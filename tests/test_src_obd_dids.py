@@ -16,6 +16,7 @@ from nodes.sources.obd.client import ObdClient
 from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec, decode_did, parse_rdbi, rdbi_request
 from nodes.sources.obd.node import ObdSettings
 from nodes.sources.obd.pids import parse_single_frame
+from nodes.sources.sim.ecu import SimulatedEcu
 from nodes.sources.sim.ecu_dids import DidServer, encode_did
 from nodes.sources.sim.vehicle import Vehicle
 
@@ -167,3 +168,31 @@ def test_client_waits_through_response_pending() -> None:
         ecu.shutdown()
     assert seen[0][:4] == b"\x03\x22\x40\x13"
     assert reply is not None and reply.data == b"\xc8"
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ecu_answers_with_the_ignition_on_and_the_engine_stopped_then_falls_silent() -> None:
+    clock = ManualClock()
+    vehicle = Vehicle(clock=clock)
+    times = [t / 2 for t in range(0, 2 * 3600)]
+    key_on = next(t for t in times if (s := vehicle.state(t)).ignition and not s.engine_on)
+    parked = next(t for t in times if t > key_on and not vehicle.state(t).ignition)
+    ecu = SimulatedEcu(vehicle, "test-obd-key-on").start()
+    client = ObdClient.open("virtual", "test-obd-key-on", 500_000, timeout=0.5)
+    try:
+        clock.now = key_on
+        assert client.request(0x0C) == b"\x00\x00"  # 0 rpm, but an answer
+        reply = client.read_did(DEFAULT_DIDS["obd.parking"].did)
+        assert reply is not None and reply.data == b"\x01"
+        clock.now = parked
+        assert client.request(0x0C) is None
+    finally:
+        client.close()
+        ecu.stop()
