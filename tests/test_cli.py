@@ -11,7 +11,9 @@ import pytest
 
 
 def flowengine(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flowengine", *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "flowengine", *args], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
 
 
 @pytest.fixture
@@ -41,7 +43,9 @@ def test_validate_lists_every_problem(broken: Path) -> None:
 
 def test_validate_ok(tmp_path: Path) -> None:
     good = tmp_path / "good.json"
-    good.write_text(json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}]))
+    good.write_text(
+        json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}])
+    )
     result = flowengine("validate", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "ok: 1 file(s), 2 node(s)" in result.stdout
@@ -55,7 +59,9 @@ def test_validate_no_files(tmp_path: Path) -> None:
 
 def test_graph_text_and_dot(tmp_path: Path) -> None:
     flow = tmp_path / "f.json"
-    flow.write_text(json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}]))
+    flow.write_text(
+        json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}])
+    )
     text = flowengine("graph", str(flow))
     assert text.returncode == 0, text.stderr
     assert "inject a\n  [0] -> debug b" in text.stdout
@@ -81,3 +87,47 @@ def test_run_rejects_bad_hardware_section_before_starting(tmp_path: Path) -> Non
     result = flowengine("run", "--config", str(conf), "--state-dir", str(tmp_path / "state"))
     assert result.returncode == 1
     assert "sources.gnss: node source-gnss: baudrate:" in result.stderr
+
+
+def test_config_export_import_restore_and_graph_shows_custom_groups(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    exported = tmp_path / "exported.json"
+    assert flowengine("config", "export", str(exported), "--state-dir", str(state)).returncode == 0
+    config = json.loads(exported.read_text())
+    assert config["custom_groups"] == []
+    config["custom_groups"] = [{"group_name": "trip", "interval": 5, "interest": {"gnss.speed": "speed"}}]
+    config["groups"]["gnss"]["interval"] = 30
+    wanted = tmp_path / "wanted.json"
+    wanted.write_text(json.dumps(config))
+    imported = flowengine("config", "import", str(wanted), "--state-dir", str(state))
+    assert imported.returncode == 0, imported.stderr
+
+    assert flowengine("config", "export", str(exported), "--state-dir", str(state)).returncode == 0
+    again = json.loads(exported.read_text())
+    assert again["groups"]["gnss"]["interval"] == 30
+    assert [g["group_name"] for g in again["custom_groups"]] == ["trip"]
+
+    default_flow = Path(__file__).resolve().parents[1] / "flows" / "default.json"
+    graph = flowengine("graph", str(default_flow), "--state-dir", str(state))
+    assert graph.returncode == 0, graph.stderr
+    assert "flexapi custom group" in graph.stdout and "(trip)" in graph.stdout
+
+    assert flowengine("config", "restore-defaults", "--state-dir", str(state)).returncode == 0
+    assert flowengine("config", "export", str(exported), "--state-dir", str(state)).returncode == 0
+    assert json.loads(exported.read_text())["custom_groups"] == []
+
+
+def test_config_import_rejects_bad_file_naming_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"format": "flowengine-flexapi-config", "version": 1, "groups": {"gnss": {"interval": -5}}})
+    )
+    result = flowengine("config", "import", str(bad), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 1
+    assert "interval" in result.stderr
+    not_json = tmp_path / "not.json"
+    not_json.write_text("{")
+    assert (
+        "cannot read a JSON configuration"
+        in flowengine("config", "import", str(not_json), "--state-dir", str(tmp_path)).stderr
+    )
