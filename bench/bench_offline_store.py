@@ -6,6 +6,11 @@ Prints: messages stored per second (one durable commit per message, and per burs
 (peek + ack) per second, the Replayer end to end against an instantly acking publisher, open time of a
 filled store, and the RSS of a process that buffers a 5-minute outage of 16 groups at 1 msg/s.
 Baselines: plain file appends with the same fsync policy, and an in-memory deque (no durability).
+
+``--link`` adds the same figures through the real MqttLink and a private mosquitto: info messages
+stored per second while the broker is down, replayed (to PUBACK) per second once it is back - paced
+as shipped and unpaced - and the RSS of a process whose link holds a compressed 5-minute outage of
+16 groups; the baseline is the same link with its in-memory queue.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -21,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flowengine.mqtt.offline_store import OfflineStore, Replayer
 
@@ -191,10 +198,105 @@ def rss(work: Path) -> None:
     print(f"  database file: {(work / 'rss.db').stat().st_size / 2**20:.1f} MiB")
 
 
+# -- through the real link ------------------------------------------------------------------
+
+LINK_CHILD = """
+import asyncio, json, logging, sys
+from pathlib import Path
+import psutil
+sys.path.insert(0, sys.argv[1])
+from bench_offline_store import link_outage
+logging.getLogger("flowengine.mqtt").setLevel(logging.ERROR)
+print(json.dumps(asyncio.run(link_outage(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5] == "store"))))
+"""
+
+
+async def link_outage(kind: str, port: int, work: Path, with_store: bool) -> dict[str, float]:
+    """Hold a whole outage in a link whose broker is down; report RSS before and after (bytes)."""
+    import psutil
+
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    link = make_link(port, work / f"{kind}.db" if with_store else None, pace=None)
+    await link.start()
+    for second in range(OUTAGE_S):
+        futures = [link.publish(TOPIC, summary_payload(second * GROUPS + g)) for g in range(GROUPS)]
+        if with_store:
+            await asyncio.gather(*futures)
+    after = proc.memory_info().rss
+    waiting = link.offline_stats().waiting
+    await link.close(timeout=0)
+    return {"before": before, "after": after, "waiting": waiting}
+
+
+def make_link(port: int, store_path: Path | None, pace: float | None) -> Any:
+    from flowengine.config import MqttSettings
+    from flowengine.mqtt import Backoff, MqttLink
+
+    store = OfflineStore(store_path) if store_path is not None else None
+    settings = MqttSettings(port=port, client_id=f"bench-{time.monotonic_ns()}")
+    return MqttLink(settings, backoff=Backoff(0.05, 0.2), offline_store=store, replay_rate=pace, queue_limit=100_000)
+
+
+async def store_then_replay(
+    broker: Any, store_path: Path | None, msgs: list[bytes], pace: float | None
+) -> tuple[float, float]:
+    """Publish ``msgs`` while the broker is down, start it: (stored or queued per s, delivered per s)."""
+    link = make_link(broker.port, store_path, pace)
+    await link.start()
+    start = time.perf_counter()
+    futures = [link.publish(TOPIC, m) for m in msgs]
+    if store_path is not None:
+        await asyncio.gather(*futures)  # settled = on disk
+    stored = time.perf_counter() - start
+    broker.start()  # returns once it listens
+    start = time.perf_counter()
+    if store_path is not None:
+        while link.offline_stats().waiting:
+            await asyncio.sleep(0.005)
+    else:
+        await asyncio.gather(*futures)
+    replayed = time.perf_counter() - start
+    await link.close()
+    broker.stop()
+    return rate(len(msgs), stored), rate(len(msgs), replayed)
+
+
+def link_rates(work: Path, msgs: list[bytes]) -> None:
+    from flowengine.testing import Mosquitto, free_port
+
+    logging.getLogger("flowengine.mqtt").setLevel(logging.ERROR)  # reconnect attempts are expected here
+    n = len(msgs)
+    print(f"\nThrough the real MqttLink and mosquitto: {n} info messages during an outage, then reconnect")
+    broker = Mosquitto(work)
+    mem_q, mem_r = asyncio.run(store_then_replay(broker, None, msgs, None))
+    _, paced_r = asyncio.run(store_then_replay(broker, work / "link-paced.db", msgs[:250], 50.0))
+    free_s, free_r = asyncio.run(store_then_replay(broker, work / "link-free.db", msgs, None))
+    row("baseline: in-memory queue, publish while down", mem_q)
+    row("offline store: publish while down (on disk)", free_s, mem_q)
+    row("baseline: in-memory queue flushed to PUBACK", mem_r)
+    row("offline store replayed to PUBACK, unpaced", free_r, mem_r)
+    row("offline store replayed to PUBACK, paced (50/s)", paced_r, mem_r)
+    for kind in ("memory", "store"):
+        out = subprocess.run(
+            [sys.executable, "-c", LINK_CHILD, str(Path(__file__).parent), kind, str(free_port()), str(work), kind],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        fig = json.loads(out)
+        label = "baseline: link, in-memory queue" if kind == "memory" else "link with offline store"
+        print(
+            f"  {label:<32} {fig['waiting']} msgs held: RSS {fig['before'] / 2**20:6.1f} MiB at start,"
+            f" {fig['after'] / 2**20:6.1f} MiB after (+{(fig['after'] - fig['before']) / 2**20:5.1f} MiB)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=GROUPS * OUTAGE_S)
     parser.add_argument("--dir", type=Path, default=None, help="where the files go (default: a temp dir)")
+    parser.add_argument("--link", action="store_true", help="also measure through MqttLink and a private mosquitto")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
@@ -204,6 +306,8 @@ def main() -> None:
         replay_rates(work, msgs)
         open_times(work, msgs[0])
         rss(work)
+        if args.link:
+            link_rates(work, msgs)
 
 
 if __name__ == "__main__":

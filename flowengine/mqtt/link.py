@@ -32,7 +32,7 @@ from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
 from flowengine.mqtt.backoff import Backoff
 from flowengine.mqtt.client import BufferedClient
-from flowengine.mqtt.offline import InfoSpool, OfflineStats, is_info, trace_info
+from flowengine.mqtt.offline import REPLAY_RATE, InfoSpool, OfflineStats, is_info, trace_info
 from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.reasons import connect_error, lost_reason, refusal
@@ -76,7 +76,8 @@ class MqttLink:
 
     Call every method on the event loop thread. ``start`` returns after the
     first connection attempt (connected or not); the link keeps retrying
-    until ``close``. Given an ``offline_store``, the link owns it (and closes it).
+    until ``close``. Given an ``offline_store``, the link owns it (and closes it);
+    stored messages are replayed at up to ``replay_rate`` per second (None: unpaced).
     """
 
     def __init__(
@@ -90,13 +91,14 @@ class MqttLink:
         connect_timeout: float = 5.0,
         force_tls: bool = False,
         offline_store: OfflineStore | None = None,
+        replay_rate: float | None = REPLAY_RATE,
     ) -> None:
         self.settings = settings
         self.name = name
         self.where = f"{settings.host}:{settings.port}"
         self.log = _LinkLog(log, {"link": name})
         self._outbox: Outbox = outbox if outbox is not None else MemoryOutbox(queue_limit)
-        self._spool = InfoSpool(offline_store, self._send) if offline_store is not None else None
+        self._spool = None if offline_store is None else InfoSpool(offline_store, self._send, rate=replay_rate)
         self._backoff = backoff or Backoff()
         self._connect_timeout = connect_timeout
         self._subs = SubscriptionTable()
