@@ -98,6 +98,17 @@ class FlowHarness:
     def one(self, sink_id: str, timeout: float = 5.0) -> Msg:
         return self.received(sink_id, 1, timeout)[0]
 
+    def first_payload(self, sink_id: str, check: Any, timeout: float = 10.0) -> Any:
+        """The payload of the first message at the sink for which ``check(payload)`` is true."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            payload = self.one(sink_id, timeout=max(0.01, deadline - time.monotonic()))["payload"]
+            if check(payload):
+                return payload
+        raise AssertionError(f"helper {sink_id!r}: no matching payload in {timeout}s")
+
     def nothing(self, sink_id: str, within: float = 0.3) -> bool:
         """True when no message reaches the sink within ``within`` seconds."""
         try:
@@ -117,6 +128,18 @@ class FlowHarness:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def run_source(node_id: str, node_type: str, device: Any, interval: float = 0.1, **props: Any) -> FlowHarness:
+    """A harness running one source node (with ``device`` as its DeviceConfig) wired to helper ``out``."""
+    harness = FlowHarness(services={"device": device})
+    node = {"id": node_id, "type": node_type, "interval": interval, "wires": [["out"]], **props}
+    try:
+        harness.deploy([node, {"id": "out", "type": "helper", "wires": []}])
+    except BaseException:
+        harness.close()
+        raise
+    return harness
 
 
 class Mosquitto:

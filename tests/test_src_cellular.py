@@ -39,15 +39,6 @@ def start(settings: dict, backend: str = "hardware", interval: float = 0.05) -> 
     return h
 
 
-def next_where(h: FlowHarness, predicate, timeout: float = 10.0) -> dict:
-    """The payload of the first message at the sink that satisfies ``predicate``."""
-    for _ in range(1000):
-        payload = h.one("out", timeout=timeout)["payload"]
-        if predicate(payload):
-            return payload
-    raise AssertionError("no matching message")
-
-
 def net_settings(n: SimNetwork) -> dict:
     return {"sys_net": str(n.paths.sys_net), "proc_net": str(n.paths.proc_net), "resolv_conf": str(n.paths.resolv_conf)}
 
@@ -155,12 +146,12 @@ def test_modem_faults_make_values_invalid_then_recover(modem: SimModem, net: Sim
             modem.silent = True  # the modem babbles instead of answering
             for _ in range(10):
                 modem.garbage(100)
-        invalid = next_where(h, lambda p: p["modem1.imei"] is None)
+        invalid = h.first_payload("out", lambda p: p["modem1.imei"] is None)
         assert all(invalid[k] is None for k in CellularSource.keys)
         if fault == "hangup":
             modem.restore()
         modem.silent = False
-        recovered = next_where(h, lambda p: p["modem1.imei"] is not None)
+        recovered = h.first_payload("out", lambda p: p["modem1.imei"] is not None)
         assert recovered["modem1.rsrp"] is not None and recovered["cellular1.ip"] == "10.64.12.34"
     finally:
         h.close()
@@ -171,7 +162,7 @@ def test_link_going_down_is_stamped(modem: SimModem, net: SimNetwork) -> None:
     try:
         h.one("out")
         (net.paths.sys_net / "wwan0" / "flags").write_text("0x1090\n")
-        down = next_where(h, lambda p: p["cellular1.status"] == DOWN)
+        down = h.first_payload("out", lambda p: p["cellular1.status"] == DOWN)
         assert down["cellular1.down_at"] is not None and down["cellular1.ip"] is None
     finally:
         h.close()

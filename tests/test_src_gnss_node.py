@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from flowengine.config import DeviceConfig
 from flowengine.errors import FlowConfigError
-from flowengine.testing import FlowHarness
+from flowengine.testing import FlowHarness, run_source
 from nodes.sources.gnss.nmea import KEYS
 
 DATA = Path(__file__).parent / "data" / "nmea"
@@ -65,19 +64,7 @@ def uart(tmp_path: Path) -> Iterator[PtyUart]:
 
 
 def run_gnss(device: DeviceConfig, **config: Any) -> FlowHarness:
-    h = FlowHarness(services={"device": device})
-    node = {"id": "gnss", "type": "gnss source", "interval": 0.1, "wires": [["out"]], **config}
-    h.deploy([node, {"id": "out", "type": "helper", "wires": []}])
-    return h
-
-
-def wait_payload(h: FlowHarness, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        payload = h.one("out", timeout=max(0.01, deadline - time.monotonic()))["payload"]
-        if check(payload):
-            return payload
-    raise AssertionError("no matching payload")
+    return run_source("gnss", "gnss source", device, interval=0.1, **config)
 
 
 def located(payload: dict[str, Any]) -> bool:
@@ -91,37 +78,37 @@ def invalid(payload: dict[str, Any]) -> bool:
 def test_hardware_port_vanishes_and_returns(uart: PtyUart) -> None:
     device = DeviceConfig(sources={"gnss": {"port": str(uart.link), "silence_s": 1.0}})
     with run_gnss(device, backend="hardware") as h:
-        payload = wait_payload(h, located)
+        payload = h.first_payload("out", located)
         assert isinstance(payload["gnss.ts"], int) and payload["gnss.fix"] == 3
         uart.unplug()
-        wait_payload(h, invalid)
+        h.first_payload("out", invalid)
         assert h.node("gnss").last_status["fill"] == "red"
         uart.plug()
-        wait_payload(h, located, timeout=15.0)
+        h.first_payload("out", located, timeout=15.0)
 
 
 def test_silent_receiver_turns_values_invalid(uart: PtyUart) -> None:
     device = DeviceConfig(sources={"gnss": {"port": str(uart.link), "silence_s": 0.5}})
     with run_gnss(device, backend="hardware") as h:
-        wait_payload(h, located)
+        h.first_payload("out", located)
         uart.lines = b""
-        wait_payload(h, invalid)
+        h.first_payload("out", invalid)
 
 
 def test_garbage_bytes_are_counted_and_values_stay_valid() -> None:
     with run_gnss(DeviceConfig(simulate=True)) as h:
-        wait_payload(h, lambda p: p["gnss.fix"] == 3)
+        h.first_payload("out", lambda p: p["gnss.fix"] == 3)
         receiver = h.node("gnss").receiver  # type: ignore[attr-defined]
         receiver.write(b"\xff\xfe\x00noise\r\n$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*48\r\n")
-        wait_payload(h, lambda p: "bad line" in h.node("gnss").last_status.get("text", ""))
+        h.first_payload("out", lambda p: "bad line" in h.node("gnss").last_status.get("text", ""))
         stats = h.node("gnss").decoder.stats  # type: ignore[attr-defined]
         assert stats.bad_checksum >= 1 and stats.garbage >= 1
-        assert wait_payload(h, lambda p: True)["gnss.latitude"] is not None
+        assert h.first_payload("out", lambda p: True)["gnss.latitude"] is not None
 
 
 def test_simulated_receiver_delivers_every_key() -> None:
     with run_gnss(DeviceConfig(simulate=True)) as h:
-        payload = wait_payload(h, lambda p: p["gnss.fix"] == 3)
+        payload = h.first_payload("out", lambda p: p["gnss.fix"] == 3)
         assert set(payload) == {*KEYS, "gnss.ts"}
         assert all(payload[k] is not None for k in KEYS)
         assert h.node("gnss").last_status["fill"] == "green"

@@ -130,14 +130,6 @@ def io() -> Iterator[FlowHarness]:
     h.close()
 
 
-def next_where(h: FlowHarness, predicate) -> dict:
-    for _ in range(1000):
-        payload = h.one("out", timeout=10)["payload"]
-        if predicate(payload):
-            return payload
-    raise AssertionError("no matching message")
-
-
 def test_node_publishes_every_key_with_vehicle_levels(io: FlowHarness) -> None:
     payload = io.one("out")["payload"]
     state = io.runtime.services["vehicle"].state()
@@ -150,7 +142,7 @@ def test_apply_outputs_drives_pins_and_publishes(io: FlowHarness) -> None:
     io.one("out")
     outputs = io.runtime.services["io.outputs"]
     io.call(outputs.apply_outputs({"io.DO2": 1, "io.D04_pullup": 1}))
-    payload = next_where(io, lambda p: p["io.DO2"] == 1)
+    payload = io.first_payload("out", lambda p: p["io.DO2"] == 1)
     assert payload["io.DO4_pullup"] == 1 and payload["io.DO1"] == 0
 
 
@@ -169,10 +161,10 @@ def test_gpio_failure_invalidates_then_recovers_with_outputs_kept(io: FlowHarnes
     io.one("out")
     io.call(io.runtime.services["io.outputs"].apply_outputs({"io.DO3": 1}))
     io.node("io").sim.unplug()
-    invalid = next_where(io, lambda p: p["io.DI1"] is None)
+    invalid = io.first_payload("out", lambda p: p["io.DI1"] is None)
     assert all(invalid[k] is None for k in IoSource.keys)
     io.node("io").sim.unplug(False)
-    back = next_where(io, lambda p: p["io.DI1"] is not None)
+    back = io.first_payload("out", lambda p: p["io.DI1"] is not None)
     assert back["io.DO3"] == 1  # what was commanded survives the reconnect
 
 

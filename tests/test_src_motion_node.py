@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 
 from flowengine.config import DeviceConfig
 from flowengine.errors import FlowConfigError
-from flowengine.testing import FlowHarness
+from flowengine.testing import FlowHarness, run_source
 from nodes.flexapi.values import SERVICE as VALUES_SERVICE
 from nodes.flexapi.values import LatestValues
 from nodes.sources.motion.node import KEYS
@@ -23,19 +21,7 @@ SINK = {"id": "out", "type": "helper", "wires": []}
 
 
 def run_motion(device: DeviceConfig, **config: Any) -> FlowHarness:
-    h = FlowHarness(services={"device": device})
-    node = {"id": "motion", "type": "motion source", "interval": 0.05, "wires": [["out"]], **config}
-    h.deploy([node, {"id": "out", "type": "helper", "wires": []}])
-    return h
-
-
-def wait_payload(h: FlowHarness, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        payload = h.one("out", timeout=max(0.01, deadline - time.monotonic()))["payload"]
-        if check(payload):
-            return payload
-    raise AssertionError("no matching payload")
+    return run_source("motion", "motion source", device, interval=0.05, **config)
 
 
 def valid(payload: dict[str, Any]) -> bool:
@@ -44,7 +30,7 @@ def valid(payload: dict[str, Any]) -> bool:
 
 def test_simulated_imu_reads_gravity_in_g() -> None:
     with run_motion(DeviceConfig(simulate=True)) as h:
-        payload = wait_payload(h, valid)
+        payload = h.first_payload("out", valid)
         assert set(payload) == {*KEYS, "motion.ts"}
         assert 0.9 < payload["motion.az"] < 1.1
         assert all(type(payload[k]) is float for k in KEYS)
@@ -55,12 +41,12 @@ def test_sensor_vanishes_and_returns(tmp_path: Path) -> None:
     device = DeviceConfig(sources={"motion": {"iio_root": str(imu.root), "accel_name": "lsm6dsl_accel"}})
     try:
         with run_motion(device, backend="hardware") as h:
-            wait_payload(h, valid)
+            h.first_payload("out", valid)
             imu.unplug()
-            wait_payload(h, lambda p: all(p[k] is None for k in KEYS))
+            h.first_payload("out", lambda p: all(p[k] is None for k in KEYS))
             assert h.node("motion").last_status["fill"] == "red"
             imu.plug()
-            wait_payload(h, valid, timeout=15.0)
+            h.first_payload("out", valid, timeout=15.0)
     finally:
         imu.stop()
 
@@ -98,7 +84,7 @@ def test_yaw_from_the_simulated_gnss_heading() -> None:
     services = {"device": DeviceConfig(simulate=True, sources={"motion": {"yaw": "heading"}}), "vehicle": vehicle}
     with FlowHarness(services=services) as h:
         h.deploy([{"id": "motion", "type": "motion source", "interval": 0.05, "wires": [["out"]]}, SINK])
-        payload = wait_payload(h, valid)
+        payload = h.first_payload("out", valid)
     assert payload["motion.yaw"] == round(heading, 2)
     assert payload["motion.gz"] is not None  # the gyroscope is still read
 
@@ -112,10 +98,10 @@ def test_board_without_gyroscope_takes_yaw_from_the_stored_gnss_heading(tmp_path
         with FlowHarness(services={"device": device, VALUES_SERVICE: store}) as h:
             node = {"id": "motion", "type": "motion source", "backend": "hardware", "interval": 0.05}
             h.deploy([{**node, "wires": [["out"]]}, SINK])
-            payload = wait_payload(h, valid)
+            payload = h.first_payload("out", valid)
             assert payload["motion.yaw"] == 123.4
             assert payload["motion.gx"] is None and payload["motion.gz"] is None
             store.update({"gnss.heading": None})
-            wait_payload(h, lambda p: valid(p) and p["motion.yaw"] is None)
+            h.first_payload("out", lambda p: valid(p) and p["motion.yaw"] is None)
     finally:
         imu.stop()

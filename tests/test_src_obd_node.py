@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import can
 import pytest
 
 from flowengine.config import DeviceConfig
-from flowengine.testing import FlowHarness
+from flowengine.testing import FlowHarness, run_source
 from nodes.flexapi.params import PARAMS, conforms
 from nodes.sources.obd.dids import DEFAULT_DIDS
 from nodes.sources.obd.pids import KEYS
@@ -19,19 +17,7 @@ from nodes.sources.sim.vehicle import Vehicle
 
 
 def run_obd(device: DeviceConfig, **config: Any) -> FlowHarness:
-    h = FlowHarness(services={"device": device})
-    node = {"id": "obd", "type": "obd source", "interval": 0.1, "wires": [["out"]], **config}
-    h.deploy([node, {"id": "out", "type": "helper", "wires": []}])
-    return h
-
-
-def wait_payload(h: FlowHarness, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        payload = h.one("out", timeout=max(0.01, deadline - time.monotonic()))["payload"]
-        if check(payload):
-            return payload
-    raise AssertionError("no matching payload")
+    return run_source("obd", "obd source", device, interval=0.1, **config)
 
 
 def valid(payload: dict[str, Any]) -> bool:
@@ -48,7 +34,7 @@ def hardware(channel: str) -> DeviceConfig:
 
 def test_simulated_ecu_fills_every_supported_key_with_appendix_types() -> None:
     with run_obd(DeviceConfig(simulate=True)) as h:
-        payload = wait_payload(h, lambda p: valid(p) and p["obd.vin"] is not None)
+        payload = h.first_payload("out", lambda p: valid(p) and p["obd.vin"] is not None)
         assert len(payload["obd.vin"]) == 17
         assert isinstance(payload["obd.ts"], int)
         for key in ("obd.c_temp", "obd.speed", "obd.dtcs", "obd.mil", "obd.odo", "obd.up_time", "obd.r_torque"):
@@ -64,12 +50,12 @@ def test_ecu_goes_silent_then_answers_again() -> None:
     ecu = SimulatedEcu(vehicle, "test-obd-silent").start()
     try:
         with run_obd(hardware("test-obd-silent"), backend="hardware") as h:
-            wait_payload(h, valid)
+            h.first_payload("out", valid)
             ecu.silent = True
-            wait_payload(h, invalid)
+            h.first_payload("out", invalid)
             assert h.node("obd").last_status["fill"] == "red"
             ecu.silent = False
-            wait_payload(h, valid, timeout=15.0)
+            h.first_payload("out", valid, timeout=15.0)
     finally:
         ecu.stop()
 
@@ -78,12 +64,12 @@ def test_ecu_unplugged_and_replugged() -> None:
     vehicle = Vehicle()
     ecu = SimulatedEcu(vehicle, "test-obd-unplug").start()
     with run_obd(hardware("test-obd-unplug"), backend="hardware") as h:
-        wait_payload(h, valid)
+        h.first_payload("out", valid)
         ecu.stop()
-        wait_payload(h, invalid)
+        h.first_payload("out", invalid)
         ecu = SimulatedEcu(vehicle, "test-obd-unplug").start()
         try:
-            wait_payload(h, valid, timeout=15.0)
+            h.first_payload("out", valid, timeout=15.0)
         finally:
             ecu.stop()
 
@@ -94,11 +80,11 @@ def test_garbage_frames_do_not_disturb_polling() -> None:
     noise = can.Bus(interface="virtual", channel="test-obd-noise")
     try:
         with run_obd(hardware("test-obd-noise"), backend="hardware") as h:
-            wait_payload(h, valid)
+            h.first_payload("out", valid)
             for data in (b"\xff" * 8, b"\x03\x7f\x01\x12", b"\x10\x14\x49\x02", b"", b"\x07\x41\x0c"):
                 noise.send(can.Message(arbitration_id=0x7E8, data=data, is_extended_id=False))
             for _ in range(3):
-                payload = wait_payload(h, lambda p: True)
+                payload = h.first_payload("out", lambda p: True)
                 assert payload["obd.rpm"] is not None
     finally:
         noise.shutdown()
@@ -108,7 +94,7 @@ def test_garbage_frames_do_not_disturb_polling() -> None:
 def test_missing_can_interface_turns_values_invalid() -> None:
     device = DeviceConfig(sources={"obd": {"interface": "socketcan", "channel": "nosuchcan9"}})
     with run_obd(device, backend="hardware") as h:
-        wait_payload(h, invalid)
+        h.first_payload("out", invalid)
         assert h.node("obd").failures >= 1
 
 
@@ -125,7 +111,7 @@ def test_simulation_gives_every_a4_key_its_type_and_range_from_the_first_reading
     """The agent starts inside a trip: the first reading is complete (only the other engine's keys are null)."""
     device = DeviceConfig(simulate=True, sources={"vehicle": {"engine": engine}})
     with run_obd(device) as h:
-        payload = wait_payload(h, lambda p: "obd.ts" in p)
+        payload = h.first_payload("out", lambda p: "obd.ts" in p)
     assert payload["obd.rpm"] > 0 and payload["obd.up_time"] < 60 and payload["obd.parking"] == 1
     for key in KEYS:
         if key in UNAVAILABLE | not_fitted:
@@ -155,15 +141,15 @@ def test_absent_did_is_not_asked_again_until_reconnect() -> None:
     spy = can.Bus(interface="virtual", channel="test-obd-absent")
     try:
         with run_obd(hardware("test-obd-absent"), backend="hardware") as h:
-            first = wait_payload(h, valid)
+            first = h.first_payload("out", valid)
             for _ in range(3):
-                later = wait_payload(h, valid)
+                later = h.first_payload("out", valid)
             assert first["obd.c_s_a_s_mon"] is None and later["obd.s_w_angle"] is not None
             assert requests_for(spy, missing) == 1
             ecu.silent = True
-            wait_payload(h, invalid)
+            h.first_payload("out", invalid)
             ecu.silent = False
-            wait_payload(h, valid, timeout=15.0)
+            h.first_payload("out", valid, timeout=15.0)
             assert requests_for(spy, missing) == 1  # asked once more after reconnecting
     finally:
         spy.shutdown()
@@ -176,6 +162,6 @@ def test_custom_did_table_is_served_and_read_under_simulation() -> None:
         sources={"obd": {"dids": {"s_w_angle": {"did": 0x0200, "bytes": 2, "signed": True, "scale": 0.001}}}},
     )
     with run_obd(device) as h:
-        payload = wait_payload(h, valid)
+        payload = h.first_payload("out", valid)
     assert isinstance(payload["obd.s_w_angle"], float)
     assert payload["obd.brake"] is None  # not in the table any more

@@ -129,14 +129,6 @@ def node(bus: SimW1Bus) -> Iterator[FlowHarness]:
     h.close()
 
 
-def next_where(h: FlowHarness, predicate) -> dict:
-    for _ in range(1000):
-        payload = h.one("out", timeout=10)["payload"]
-        if predicate(payload):
-            return payload
-    raise AssertionError("no matching message")
-
-
 def test_node_publishes_every_key(node: FlowHarness) -> None:
     payload = node.one("out")["payload"]
     assert set(payload) == {*OneWireSource.keys, "1-wire.ts"}
@@ -148,20 +140,20 @@ def test_sensor_vanishing_and_returning(node: FlowHarness, bus: SimW1Bus) -> Non
     saved = bus.devices.parent / "saved"
     shutil.copytree(bus.devices / OUTSIDE, saved)
     bus.remove(OUTSIDE)
-    gone = next_where(node, lambda p: p["1-wire.temp_num"] == 1)
+    gone = node.first_payload("out", lambda p: p["1-wire.temp_num"] == 1)
     assert gone["1-wire.temp2_id"] is None and gone["1-wire.temp1_data"] is not None
     shutil.copytree(saved, bus.devices / OUTSIDE)
-    back = next_where(node, lambda p: p["1-wire.temp_num"] == 2)
+    back = node.first_payload("out", lambda p: p["1-wire.temp_num"] == 2)
     assert back["1-wire.temp2_id"] == "27012029cf6a8328" and back["1-wire.temp2_data"] is not None
 
 
 def test_bus_gone_makes_everything_invalid_then_recovers(node: FlowHarness, bus: SimW1Bus) -> None:
     node.one("out")
     bus.remove()
-    invalid = next_where(node, lambda p: p["1-wire.status"] is None)
+    invalid = node.first_payload("out", lambda p: p["1-wire.status"] is None)
     assert all(invalid[k] is None for k in OneWireSource.keys)
     bus.build()
-    back = next_where(node, lambda p: p["1-wire.status"] == "Connected")
+    back = node.first_payload("out", lambda p: p["1-wire.status"] == "Connected")
     assert back["1-wire.temp1_id"] == "aa012029901e7928"
 
 
