@@ -90,7 +90,13 @@ class Agent:
         if flexapi.offline_store:
             path = self.config.state_dir / OFFLINE_STORE_FILE
             store = OfflineStore(path, flexapi.offline_max_messages, flexapi.offline_max_bytes)
-        return MqttLink(self.config.mqtt, name="device", queue_limit=self.queue_limit, offline_store=store)
+        return MqttLink(
+            self.config.mqtt,
+            name="device",
+            queue_limit=self.queue_limit,
+            offline_store=store,
+            replay_rate=flexapi.offline_replay_rate,
+        )
 
     def stop(self) -> None:
         self.stopping.set()

@@ -69,6 +69,8 @@ class FlexApiSettings(_Section):
     offline_store: bool = False
     offline_max_messages: int = Field(default=100_000, ge=1)
     offline_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: Stored messages sent per second after reconnect; the rest of the link's capacity stays for live traffic.
+    offline_replay_rate: float = Field(default=50.0, gt=0, le=10_000)
     request_max_bytes: int = Field(default=64 * 1024, ge=1024)
 
 
