@@ -67,3 +67,15 @@ def test_broker_flag_forms() -> None:
     assert device_config_from(parse("--broker", "example.org")).mqtt.host == "example.org"
     with pytest.raises(FlowConfigError, match="not a number"):
         device_config_from(parse("--broker", "example.org:x"))
+
+
+def test_the_user_guide_config_example_loads_with_defaults(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "user-guide.md").read_text()
+    example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
+    conf = tmp_path / "device.toml"
+    conf.write_text(example)
+    config = load_device_config(conf)
+    defaults = load_device_config(None, {"mqtt.client_id": "VG7102021092401"})
+    assert config.flexapi == defaults.flexapi
+    assert config.mqtt == defaults.mqtt
+    assert set(config.sources) == {"gnss", "obd", "io", "motion", "modem1", "sysinfo", "1-wire", "vehicle"}
