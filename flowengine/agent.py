@@ -23,6 +23,9 @@ from flowengine.runtime import Runtime
 
 log = logging.getLogger("flowengine.agent")
 
+#: Device config sections read by shared services rather than by one source node.
+SHARED_SECTIONS = {"vehicle"}
+
 #: Code that generates nodes from the state dir, deployed with the flow files: name -> "module:function".
 GENERATORS: dict[str, str] = {"custom-groups": "nodes.flexapi.custom_groups:generated_nodes"}
 #: The Offline Data Store's database, in the state dir.
@@ -70,6 +73,7 @@ class Agent:
         await self.link.start(wait=False)  # flows run while the broker is out of reach; the link keeps trying
         try:
             await reloader.load_initial()
+            self._warn_unused_sections()
             reloader.watch()
             self._install_signals(reloader)
             log.info("agent running as %r (%d nodes)", self.config.mqtt.client_id, len(self.runtime.nodes))
@@ -100,6 +104,13 @@ class Agent:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _warn_unused_sections(self) -> None:
+        """A ``[sources.X]`` no node reads is most likely a typo: say so instead of ignoring it."""
+        assert self.runtime is not None
+        used = {getattr(node, "section_name", None) for node in self.runtime.nodes.values()} | SHARED_SECTIONS
+        for section in sorted(set(self.config.sources) - used):
+            log.warning("device config section [sources.%s] is not used by any running source node", section)
 
     def _install_signals(self, reloader: Reloader) -> None:
         loop = asyncio.get_running_loop()

@@ -111,3 +111,12 @@ def test_right_password_from_environment(
     answer = refresh(auth_broker.port, "env-dev", password=BROKER_PASSWORD)
     assert "sysinfo.hostname" in answer["result"]  # type: ignore[operator]
     assert BROKER_PASSWORD not in agents[0].text()
+
+
+def test_unused_hardware_section_is_reported(broker: Mosquitto, agents: list[AgentProcess], tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text('[sources.gnns]\nport = "/dev/ttyS1"\n')
+    agent = AgentProcess(tmp_path, "--config", str(conf), "--broker", broker.url, "--client-id", "typo-dev")
+    agents.append(agent)
+    wait_until(lambda: "[sources.gnns] is not used" in agent.text(), timeout=10, what="warning about the typo")
+    assert agent.proc.poll() is None
