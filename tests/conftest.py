@@ -1,11 +1,13 @@
-"""Fixtures: a flow harness per test and a private mosquitto per test module."""
+"""Fixtures: a flow harness per test, private mosquitto brokers, and a running FlexAPI agent with its platform."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from agent_support import Platform, RunningAgent, device
 
 from flowengine.testing import FlowHarness, Mosquitto, auth_broker_config, tls_listener_config
 
@@ -52,3 +54,29 @@ def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]
     directory = tmp_path_factory.mktemp("auth")
     with Mosquitto(directory, extra=auth_broker_config(directory)) as broker:
         yield broker
+
+
+@pytest.fixture
+def client_id() -> str:
+    """A fresh device client id (each agent test gets its own topics)."""
+    return f"dev-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def agent(broker: Mosquitto, tmp_path: Path, client_id: str) -> Iterator[RunningAgent]:
+    """The shipped agent (default flow, simulated sources) in-process on the module's broker."""
+    running = RunningAgent(device(broker, tmp_path / "state", client_id))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def platform(broker: Mosquitto, client_id: str) -> Iterator[Platform]:
+    """The platform side for ``client_id``, once the agent answers."""
+    p = Platform(broker.port, f"v1/{client_id}")
+    try:
+        yield p.wait_ready()
+    finally:
+        p.close()

@@ -7,187 +7,21 @@ part of the contract, so tests use distinct topics rather than waiting it out.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
+from agent_support import Platform, RunningAgent, device, has_values
 
-from flowengine.agent import Agent
-from flowengine.config import DeviceConfig
 from flowengine.testing import Mosquitto, wait_until
 from nodes.flexapi.params import PARAMS
 from nodes.flexapi.topics import request_filters
 
 pytestmark = pytest.mark.broker
-DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
-
-
-class Platform:
-    """The third-party platform: publishes requests, collects everything under the device's root."""
-
-    def __init__(self, port: int, root: str) -> None:
-        self.root = root
-        self.messages: list[tuple[str, bytes]] = []
-        self._cursor: set[int] = set()
-        self._cond = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"platform-{uuid.uuid4().hex[:8]}")
-        self.client.on_message = self._on_message
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *args: subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe(f"{root}/#", qos=1)
-        assert subscribed.wait(5), "platform subscription not acknowledged"
-
-    def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self.messages.append((message.topic, message.payload))
-            self._cond.notify_all()
-
-    def wait_ready(self, timeout: float = 10.0) -> Platform:
-        """Probe until the agent answers (its subscriptions are in place at the broker).
-
-        The probe asks for a group that does not exist: ``not_found`` never touches a retry interval.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.wait_for_token("ready-probe/refresh", within=0.5)
-                return self
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-
-    def wait_for_token(self, path: str, within: float) -> dict[str, Any]:
-        token = uuid.uuid4().hex
-        self.publish(path, json.dumps({"client_token": token}).encode())
-        return self.wait(f"{path}/resp", lambda p: p.get("client_token") == token, timeout=within)
-
-    def publish(self, path: str, payload: bytes) -> None:
-        self.client.publish(f"{self.root}/{path}", payload, qos=1).wait_for_publish(5)
-
-    def request(
-        self, path: str, body: dict[str, Any] | None = None, *, raw: bytes | None = None, when_free: bool = False
-    ) -> dict[str, Any]:
-        """Publish a request and return its response; ``when_free`` repeats it while the answer is device_busy."""
-        deadline = time.monotonic() + 7
-        while True:
-            resp = self._request(path, body, raw)
-            if not when_free or resp.get("error") != "device_busy" or time.monotonic() > deadline:
-                return resp
-            time.sleep(0.1)
-
-    def _request(self, path: str, body: dict[str, Any] | None, raw: bytes | None) -> dict[str, Any]:
-        token = uuid.uuid4().hex
-        data = raw if raw is not None else json.dumps({"client_token": token, **(body or {})}).encode()
-        self.publish(path, data)
-        want = token if raw is None else None
-        return self.wait(f"{path}/resp", lambda p: want is None or p.get("client_token") == want)
-
-    def wait(
-        self, path: str, match: Callable[[dict[str, Any]], bool] = lambda p: True, timeout: float = 5.0
-    ) -> dict[str, Any]:
-        topic = f"{self.root}/{path}"
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for index, (got, payload) in enumerate(self.messages):
-                    if index not in self._cursor and got == topic and match(json.loads(payload)):
-                        self._cursor.add(index)
-                        return json.loads(payload)  # type: ignore[no-any-return]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"nothing on {topic} within {timeout}s")
-                self._cond.wait(left)
-
-    def silent(self, path: str, within: float = 0.5) -> bool:
-        """True when nothing arrives on ``path`` within ``within`` seconds."""
-        try:
-            self.wait(path, timeout=within)
-        except AssertionError:
-            return True
-        return False
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-class RunningAgent:
-    """``flowengine run`` in-process: the real Agent on its own event loop thread."""
-
-    def __init__(self, config: DeviceConfig) -> None:
-        self.agent = Agent(config, default_flow=False)
-        self.agent.source.files = [DEFAULT_FLOW]
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.agent.run(),), daemon=True)
-        self.thread.start()
-        wait_until(
-            lambda: self.agent.runtime is not None and "flexapi-out" in self.agent.runtime.nodes, what="agent up"
-        )
-        wait_until(lambda: self.agent.link.connected, what="agent connected")
-        wait_until(self._subscribed, what="request topics subscribed")
-
-    def _subscribed(self) -> bool:
-        return bool(self.agent.runtime and self.agent.runtime.nodes["flexapi-in"].last_status.get("fill") == "green")
-
-    @property
-    def runtime(self) -> Any:
-        return self.agent.runtime
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.agent.stop)
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "agent did not stop"
-        self.loop.close()
-
-
-def device(broker: Mosquitto, state_dir: Path, client_id: str, **extra: Any) -> DeviceConfig:
-    mqtt_settings = {"host": "127.0.0.1", "port": broker.port, "client_id": client_id, **extra.pop("mqtt", {})}
-    data = {"mqtt": mqtt_settings, "simulate": True, "state_dir": str(state_dir), **extra}
-    return DeviceConfig.model_validate(data)
-
-
-@pytest.fixture
-def client_id() -> str:
-    return f"dev-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def agent(broker: Mosquitto, tmp_path: Path, client_id: str) -> Iterator[RunningAgent]:
-    running = RunningAgent(device(broker, tmp_path / "state", client_id))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def platform(broker: Mosquitto, client_id: str) -> Iterator[Platform]:
-    p = Platform(broker.port, f"v1/{client_id}")
-    try:
-        yield p.wait_ready()
-    finally:
-        p.close()
-
-
-def has_values(agent: RunningAgent, *prefixes: str) -> Callable[[], bool]:
-    def check() -> bool:
-        values = agent.runtime.services["flexapi.store"].values
-        return all(values.get(f"{p}.ts") is not None for p in prefixes)
-
-    return check
 
 
 def test_every_refresh_topic_answers(agent: RunningAgent, platform: Platform) -> None:

@@ -21,10 +21,8 @@ class AppNode(FlexApiNode):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        stored = statefiles.load(self.state_dir, statefiles.APP, {})
         self.state: dict[str, Any] = dict.fromkeys(WIFI_KEYS, NOT_AVAILABLE)
-        if isinstance(stored, dict):
-            self.state.update({k: v for k, v in stored.items() if isinstance(k, str) and k.startswith("app.")})
+        self.state.update(statefiles.load_app(self.state_dir))
         self.values.update(self.state)
         self.claim("app", "refresh")
         self.claim("app", "control")

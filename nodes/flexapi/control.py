@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -10,6 +11,8 @@ from nodes.flexapi.params import canonical
 
 OUTPUT_KEYS = tuple(f"io.DO{n}{s}" for n in range(1, 5) for s in ("", "_pullup"))
 WIFI_KEYS = ("app.wifi_mode_2g", "app.wifi_mode_5g")
+#: Longest string an app hook key accepts (as user data values).
+MAX_HOOK_VALUE_BYTES = 1024
 
 
 def _zero_one(key: str, value: Any) -> int:
@@ -48,9 +51,18 @@ def parse_app_control(body: Mapping[str, Any], hook_keys: Collection[str]) -> di
         if key in WIFI_KEYS:
             values[key] = _zero_one(key, value)
         elif key in hook_keys:
-            if not isinstance(value, (str, int, float)):
-                raise invalid(f"{key}: must be a string, number or 0/1, got {json_kind(value)}")
-            values[key] = value
+            values[key] = _hook_value(key, value)
         else:
             raise invalid(f"{key}: not an app parameter (known: {', '.join(sorted({*WIFI_KEYS, *hook_keys}))})")
     return values
+
+
+def _hook_value(key: str, value: Any) -> Any:
+    """An app hook value: a string up to 1024 bytes or a finite number (0/1 included)."""
+    if not isinstance(value, (str, int, float)):
+        raise invalid(f"{key}: must be a string, number or 0/1, got {json_kind(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise invalid(f"{key}: must be a finite number")
+    if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_HOOK_VALUE_BYTES:
+        raise invalid(f"{key}: longer than {MAX_HOOK_VALUE_BYTES} bytes")
+    return value

@@ -28,8 +28,7 @@ class IoControlNode(FlexApiNode):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        stored = statefiles.load(self.state_dir, statefiles.IO_OUTPUTS, {})
-        self.saved: dict[str, int] = {k: v for k, v in stored.items() if k in OUTPUT_KEYS and v in (0, 1)}
+        self.saved: dict[str, int] = statefiles.load_io_outputs(self.state_dir, OUTPUT_KEYS)
         self.claim("io", "control")
 
     async def on_start(self) -> None:

@@ -8,10 +8,12 @@ half-used.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 from flowengine.state import read_json, write_json
+from nodes.flexapi.control import WIFI_KEYS
 from nodes.flexapi.customdefs import Groups, parse_stored_groups
 from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.groups import GroupDef
@@ -90,6 +92,40 @@ def load_userdata(state_dir: Path | None, group: GroupDef) -> tuple[dict[str, An
 
 def userdata_json(values: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return {"values": values, **settings.to_json()}
+
+
+def load_io_outputs(state_dir: Path | None, keys: tuple[str, ...]) -> dict[str, int]:
+    """The last accepted digital outputs; entries that are not ``key: 0|1`` are dropped (logged)."""
+    data = load(state_dir, IO_OUTPUTS, {})
+    return _entries(data, IO_OUTPUTS, lambda k, v: k in keys and type(v) is int and v in (0, 1))
+
+
+def load_app(state_dir: Path | None) -> dict[str, Any]:
+    """Stored app values: ``app.*`` keys with a string or finite number; anything else is dropped (logged)."""
+    data = load(state_dir, APP, {})
+    return _entries(data, APP, lambda k, v: k.startswith("app.") and _app_value(k, v))
+
+
+def _app_value(key: str, value: Any) -> bool:
+    if key in WIFI_KEYS:
+        return type(value) is int and value in (-1, 0, 1)
+    return _plain_scalar(value)
+
+
+def _plain_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, (str, int))
+
+
+def _entries(data: Any, what: str, keep: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        log.error("STATE FILE INVALID: %s: must be an object; using defaults", what)
+        return {}
+    kept = {k: v for k, v in data.items() if keep(k, v)}
+    if len(kept) != len(data):
+        log.error("STATE FILE INVALID: %s: dropped %s", what, ", ".join(sorted(set(data) - set(kept))))
+    return kept
 
 
 def _checked(data: Any, parse: Any, default: Any, what: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,7 +61,7 @@ def _check_key(op: str, key: str, values: Mapping[str, Any]) -> None:
 def _check_value(op: str, key: str, value: Any) -> Any:
     if not isinstance(value, (str, int, float)):
         raise invalid(f"{op}.{key}: value must be a string, number or boolean, got {json_kind(value)}")
-    if isinstance(value, float) and value != value:  # NaN cannot arrive as JSON; guard stored data
+    if isinstance(value, float) and not math.isfinite(value):  # cannot arrive as JSON; guards stored data
         raise invalid(f"{op}.{key}: value must be a finite number")
     if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
         raise invalid(f"{op}.{key}: value longer than {MAX_VALUE_BYTES} bytes")

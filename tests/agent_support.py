@@ -1,0 +1,293 @@
+"""The platform side and running agents for FlexAPI end-to-end tests (shared by several test modules).
+
+``Platform`` is a plain paho client that publishes requests and collects
+everything under a device's root; ``RunningAgent`` is the real Agent in-process on
+its own loop thread; ``AgentProcess`` is ``flowengine run`` as a subprocess (to
+SIGKILL it, or to measure its memory); ``Burst`` sends many requests fast and
+collects their answers by topic and token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from flowengine.agent import Agent
+from flowengine.config import DeviceConfig
+from flowengine.testing import Mosquitto, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_FLOW = REPO / "flows" / "default.json"
+ERROR_CODES = {"auth_failed", "invalid_parameter", "not_found", "device_busy", "device_error", "data_invalid"}
+
+
+def _client(port: int, prefix: str) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{prefix}-{uuid.uuid4().hex[:8]}")
+    client.max_inflight_messages_set(0)  # no client-side throttle: bursts go out as fast as TCP takes them
+    return client
+
+
+def _subscribe(client: mqtt.Client, port: int, topic_filter: str) -> None:
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(topic_filter, qos=1)
+    assert subscribed.wait(5), "platform subscription not acknowledged"
+
+
+class Platform:
+    """The third-party platform: publishes requests, collects everything under the device's root."""
+
+    def __init__(self, port: int, root: str) -> None:
+        self.root = root
+        self.messages: list[tuple[str, bytes]] = []
+        self._cursor: set[int] = set()
+        self._cond = threading.Condition()
+        self.client = _client(port, "platform")
+        self.client.on_message = self._on_message
+        _subscribe(self.client, port, f"{root}/#")
+
+    def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append((message.topic, message.payload))
+            self._cond.notify_all()
+
+    def wait_ready(self, timeout: float = 10.0) -> Platform:
+        """Probe until the agent answers (its subscriptions are in place at the broker).
+
+        The probe asks for a group that does not exist: ``not_found`` never touches a retry interval.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.wait_for_token("ready-probe/refresh", within=0.5)
+                return self
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def wait_for_token(self, path: str, within: float) -> dict[str, Any]:
+        token = uuid.uuid4().hex
+        self.publish(path, json.dumps({"client_token": token}).encode())
+        return self.wait(f"{path}/resp", lambda p: p.get("client_token") == token, timeout=within)
+
+    def publish(self, path: str, payload: bytes) -> None:
+        self.client.publish(f"{self.root}/{path}", payload, qos=1).wait_for_publish(5)
+
+    def request(
+        self, path: str, body: dict[str, Any] | None = None, *, raw: bytes | None = None, when_free: bool = False
+    ) -> dict[str, Any]:
+        """Publish a request and return its response; ``when_free`` repeats it while the answer is device_busy."""
+        deadline = time.monotonic() + 7
+        while True:
+            resp = self._request(path, body, raw)
+            if not when_free or resp.get("error") != "device_busy" or time.monotonic() > deadline:
+                return resp
+            time.sleep(0.1)
+
+    def _request(self, path: str, body: dict[str, Any] | None, raw: bytes | None) -> dict[str, Any]:
+        token = uuid.uuid4().hex
+        data = raw if raw is not None else json.dumps({"client_token": token, **(body or {})}).encode()
+        self.publish(path, data)
+        want = token if raw is None else None
+        return self.wait(f"{path}/resp", lambda p: want is None or p.get("client_token") == want)
+
+    def wait(
+        self, path: str, match: Callable[[dict[str, Any]], bool] = lambda p: True, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        topic = f"{self.root}/{path}"
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for index, (got, payload) in enumerate(self.messages):
+                    if index not in self._cursor and got == topic and match(json.loads(payload)):
+                        self._cursor.add(index)
+                        return json.loads(payload)  # type: ignore[no-any-return]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"nothing on {topic} within {timeout}s")
+                self._cond.wait(left)
+
+    def silent(self, path: str, within: float = 0.5) -> bool:
+        """True when nothing arrives on ``path`` within ``within`` seconds."""
+        try:
+            self.wait(path, timeout=within)
+        except AssertionError:
+            return True
+        return False
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class Burst:
+    """Sends many requests without waiting and collects every answer, by response topic and token."""
+
+    def __init__(self, port: int, root: str) -> None:
+        self.root = root
+        self.answers: dict[str, list[dict[str, Any]]] = defaultdict(list)  # response topic -> payloads
+        self.unreadable: list[tuple[str, bytes]] = []
+        self.sent: Counter[str] = Counter()  # response topic -> requests sent
+        self._count = 0
+        self._lock = threading.Lock()
+        self.client = _client(port, "burst")
+        self.client.on_message = self._on_message
+        _subscribe(self.client, port, f"{root}/+/+/resp")
+
+    def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            payload = json.loads(message.payload.decode("utf-8"))
+        except ValueError:
+            payload = None
+        with self._lock:
+            if isinstance(payload, dict):
+                self.answers[message.topic].append(payload)
+            else:
+                self.unreadable.append((message.topic, message.payload))
+            self._count += 1
+
+    def send(self, path: str, payload: bytes) -> None:
+        topic = f"{self.root}/{path}"
+        self.client.publish(topic, payload, qos=1)
+        self.sent[f"{topic}/resp"] += 1
+
+    @property
+    def received(self) -> int:
+        with self._lock:
+            return self._count
+
+    def wait_all(self, timeout: float = 30.0) -> None:
+        """Wait until as many answers arrived as requests were sent."""
+        total = sum(self.sent.values())
+        wait_until(lambda: self.received >= total, timeout, interval=0.05, what=f"{total} answers")
+
+    def answers_to(self, topic: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.answers[f"{self.root}/{topic}/resp"])
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def well_formed(resp: dict[str, Any], token: str | None) -> str | None:
+    """What is wrong with a response envelope (None: nothing), given the token that should come back."""
+    if token is not None and resp.get("client_token") != token:
+        return f"client_token {resp.get('client_token')!r} instead of {token!r}"
+    if token is None and "client_token" in resp:
+        return "carries a client_token the request had no usable one for"
+    if ("result" in resp) == ("error" in resp):
+        return "must carry exactly one of result or error"
+    if "error" in resp and (resp["error"] not in ERROR_CODES or not isinstance(resp.get("error_desc"), str)):
+        return "error must be one of the six codes with an error_desc string"
+    extra = set(resp) - {"client_token", "result", "error", "error_desc"}
+    return f"unexpected fields {sorted(extra)}" if extra else None
+
+
+class RunningAgent:
+    """``flowengine run`` in-process: the real Agent on its own event loop thread."""
+
+    def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = ()) -> None:
+        self.agent = Agent(config, flow_dirs, default_flow=False)
+        self.agent.source.files = [DEFAULT_FLOW]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.agent.run(),), daemon=True)
+        self.thread.start()
+        wait_until(
+            lambda: self.agent.runtime is not None and "flexapi-out" in self.agent.runtime.nodes, what="agent up"
+        )
+        wait_until(lambda: self.agent.link.connected, what="agent connected")
+        wait_until(self._subscribed, what="request topics subscribed")
+
+    def _subscribed(self) -> bool:
+        return bool(self.agent.runtime and self.agent.runtime.nodes["flexapi-in"].last_status.get("fill") == "green")
+
+    @property
+    def runtime(self) -> Any:
+        return self.agent.runtime
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the agent's loop thread and return its result."""
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(5)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.agent.stop)
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "agent did not stop"
+        self.loop.close()
+
+
+class AgentProcess:
+    """``flowengine run --simulate`` as a subprocess; its log goes to ``log``."""
+
+    def __init__(self, broker: Mosquitto, client_id: str, state_dir: Path, log: Path, *extra: str) -> None:
+        cmd = [sys.executable, "-m", "flowengine", "run", "--simulate", "--broker", broker.url]
+        cmd += ["--client-id", client_id, "--state-dir", str(state_dir), *extra]
+        self.log = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=out)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """Power cut: SIGKILL, no chance to flush or close anything."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def device(broker: Mosquitto, state_dir: Path, client_id: str, **extra: Any) -> DeviceConfig:
+    mqtt_settings = {"host": "127.0.0.1", "port": broker.port, "client_id": client_id, **extra.pop("mqtt", {})}
+    data = {"mqtt": mqtt_settings, "simulate": True, "state_dir": str(state_dir), **extra}
+    return DeviceConfig.model_validate(data)
+
+
+def has_values(agent: RunningAgent, *prefixes: str) -> Callable[[], bool]:
+    def check() -> bool:
+        values = agent.runtime.services["flexapi.store"].values
+        return all(values.get(f"{p}.ts") is not None for p in prefixes)
+
+    return check
+
+
+def state_files(state_dir: Path) -> dict[str, bytes]:
+    """Every FlexAPI state file's bytes, by path relative to the state dir."""
+    root = state_dir / "flexapi"
+    return {str(p.relative_to(state_dir)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def environ_without_password() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "FLOWENGINE_PASSWORD"}
