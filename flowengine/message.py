@@ -13,6 +13,9 @@ Msg = dict[str, Any]
 _ids = itertools.count(1)
 _prefix = os.urandom(4).hex()
 _ATOMS = (str, int, float, bool, type(None), bytes)
+#: Parsed property paths kept (flows use a handful; the cache is cleared when full).
+PATH_CACHE_SIZE = 1024
+_paths: dict[str, tuple[str | int, ...]] = {}
 
 
 def new_msg_id() -> str:
@@ -38,7 +41,7 @@ def clone(value: Any) -> Any:
 
 def get_path(obj: Any, path: str) -> Any:
     """Read ``a.b[0].c`` style property paths; missing parts give None."""
-    for part in split_path(path):
+    for part in _parts(path):
         try:
             obj = obj[part]
         except (KeyError, IndexError, TypeError):
@@ -48,7 +51,7 @@ def get_path(obj: Any, path: str) -> Any:
 
 def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
     """Write a property path, creating intermediate dicts as Node-RED does."""
-    parts = split_path(path)
+    parts = _parts(path)
     node: Any = obj
     for i, part in enumerate(parts[:-1]):
         nxt = node[part] if _has(node, part) else None
@@ -61,7 +64,7 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
 
 def delete_path(obj: dict[str, Any], path: str) -> None:
     """Remove a property path if present."""
-    parts = split_path(path)
+    parts = _parts(path)
     parent: Any = get_path(obj, _join(parts[:-1])) if len(parts) > 1 else obj
     with contextlib.suppress(KeyError, IndexError, TypeError):
         del parent[parts[-1]]
@@ -69,7 +72,7 @@ def delete_path(obj: dict[str, Any], path: str) -> None:
 
 def has_path(obj: Any, path: str) -> bool:
     """True when every part of the path exists."""
-    for part in split_path(path):
+    for part in _parts(path):
         if not _has(obj, part):
             return False
         obj = obj[part]
@@ -105,6 +108,17 @@ def split_path(path: str) -> list[str | int]:
     return parts
 
 
+def _parts(path: str) -> tuple[str | int, ...]:
+    """``split_path`` once per distinct path: rules apply the same few paths to every message."""
+    parts = _paths.get(path)
+    if parts is None:
+        parts = tuple(split_path(path))
+        if len(_paths) >= PATH_CACHE_SIZE:
+            _paths.clear()
+        _paths[path] = parts
+    return parts
+
+
 def _has(obj: Any, part: str | int) -> bool:
     if isinstance(obj, dict):
         return part in obj
@@ -119,5 +133,5 @@ def _assign(obj: Any, part: str | int, value: Any) -> None:
     obj[part] = value
 
 
-def _join(parts: list[str | int]) -> str:
+def _join(parts: tuple[str | int, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f"[{p!r}]" for p in parts)

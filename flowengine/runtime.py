@@ -173,6 +173,12 @@ class Runtime:
         ports = self._routes.get(source.id)
         if not ports:
             return
+        if len(pairs) == 1:  # the common case, without the bookkeeping of shared messages
+            port, msg = pairs[0]
+            targets = ports[port] if port < len(ports) else ()
+            for index, target in enumerate(targets):
+                target.receive(clone(msg) if index else msg)
+            return
         delivered: set[int] = set()
         for port, msg in pairs:
             if port >= len(ports):
