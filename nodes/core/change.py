@@ -11,10 +11,12 @@ from flowengine.errors import NodeError
 from flowengine.message import Msg, clone, delete_path, get_path, has_path, set_path
 from flowengine.node import Node, NodeConfig
 from nodes.core.jsvalue import js_regex, js_replacement, js_str
-from nodes.core.typed import VALUE_TYPES, check_static, check_type, context_key, typed_value
+from nodes.core.typed import VALUE_TYPES, check_static, check_type, context_key, static_value, typed_value
 
 TARGETS = frozenset({"msg", "flow", "global"})
 FROM_TYPES = frozenset({"str", "num", "bool", "re", "env", "msg", "flow", "global"})
+#: Value types whose value is the same immutable object for every message (evaluated once).
+CONSTANT_TYPES = frozenset({"str", "num", "bool"})
 _MISSING = object()
 
 
@@ -108,6 +110,15 @@ class ChangeNode(Node):
     Config = ChangeConfig
     config: ChangeConfig
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        #: `to` of set/change rules with a constant type, by rule identity (the rules live as long as the node).
+        self._constants = {
+            id(rule): static_value(rule.to, rule.tot)
+            for rule in self.config.rules
+            if rule.t in ("set", "change") and rule.tot in CONSTANT_TYPES
+        }
+
     def on_input(self, msg: Msg) -> None:
         for rule in self.config.rules:
             self.apply(rule, msg)
@@ -130,6 +141,9 @@ class ChangeNode(Node):
                 self._put(rule.pt, rule.p, changed, msg)
 
     def _to_value(self, rule: ChangeRule, msg: Msg) -> Any:
+        constant = self._constants.get(id(rule), _MISSING)
+        if constant is not _MISSING:
+            return constant
         if rule.tot in TARGETS:
             value = self._get(rule.tot, str(rule.to), msg)
             return clone(value) if rule.dc else value

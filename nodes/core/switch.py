@@ -12,10 +12,13 @@ from pydantic import Field, field_validator, model_validator
 from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
 from nodes.core.jsvalue import js_compare, js_num, js_regex, js_str, loose_eq
-from nodes.core.typed import VALUE_TYPES, check_static, check_type, typed_value
+from nodes.core.typed import VALUE_TYPES, check_static, check_type, static_value, typed_value
 
 PROPERTY_TYPES = frozenset({"msg", "flow", "global", "env"})
 RULE_VALUE_TYPES = VALUE_TYPES | {"prev", "re", "null"}
+#: Rule value types whose value is the same immutable object for every message (evaluated once).
+CONSTANT_TYPES = frozenset({"str", "num", "bool"})
+_PER_MESSAGE = object()
 
 
 def _empty(a: Any) -> bool | None:
@@ -155,6 +158,7 @@ class SwitchNode(Node):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.previous: Any = None
+        self._constants = [(_constant(r.v, r.vt), _constant(r.v2, r.v2t)) for r in self.config.rules]
 
     @classmethod
     def output_count(cls, config: NodeConfig) -> int:
@@ -166,12 +170,14 @@ class SwitchNode(Node):
         value = typed_value(self, cfg.property, cfg.propertyType, msg)
         onward: list[Msg | None] = []
         else_open = True  # no rule matched since the last `else`
-        for rule in cfg.rules:
+        for rule, (v1, v2) in zip(cfg.rules, self._constants, strict=True):
             if rule.t == "else":
                 matched, else_open = else_open, True
             else:
-                v1 = self._operand(rule.v, rule.vt, msg)
-                v2 = self._operand(rule.v2, rule.v2t, msg)
+                if v1 is _PER_MESSAGE:
+                    v1 = self._operand(rule.v, rule.vt, msg)
+                if v2 is _PER_MESSAGE:
+                    v2 = self._operand(rule.v2, rule.v2t, msg)
                 matched = OPERATORS[rule.t](value, v1, v2, rule.case)
             onward.append(msg if matched else None)
             if matched:
@@ -187,3 +193,12 @@ class SwitchNode(Node):
         if value is None or vtype in (None, "re", "null"):
             return value
         return typed_value(self, value, vtype, msg)
+
+
+def _constant(value: Any, vtype: str | None) -> Any:
+    """A rule operand that is the same for every message, or ``_PER_MESSAGE``."""
+    if vtype == "prev":
+        return _PER_MESSAGE
+    if value is None or vtype in (None, "re", "null"):
+        return value
+    return static_value(value, vtype) if vtype in CONSTANT_TYPES else _PER_MESSAGE
