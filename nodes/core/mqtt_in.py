@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import Field, field_validator
 
 from flowengine.errors import NodeError
@@ -15,6 +17,8 @@ from flowengine.node import NodeConfig, NodeRef
 from nodes.core.mqtt_broker import MqttClientNode
 
 DataType = Literal["auto", "auto-detect", "utf8", "buffer", "json", "base64"]
+#: 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float: json reads those.
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 class MqttInConfig(NodeConfig):
@@ -77,6 +81,11 @@ def decode_payload(data: bytes, datatype: str) -> Any:
         return base64.b64encode(data).decode("ascii")
     if datatype == "utf8":
         return data.decode("utf-8", errors="replace")
+    if datatype in ("json", "auto-detect") and not _LONG_DIGITS.search(data):
+        try:
+            return orjson.loads(memoryview(data))  # valid JSON, the common case: ~5x faster than json
+        except orjson.JSONDecodeError:
+            pass  # not for orjson: json below decides (and words the error) exactly as before
     text = _utf8(data)
     if datatype == "json":
         if text is None:
@@ -104,8 +113,13 @@ def _utf8(data: bytes) -> str | None:
 
 def _parse_json(text: str) -> Any:
     """JSON as JavaScript's JSON.parse reads it (no NaN or Infinity)."""
-    return json.loads(text, parse_constant=_no_constant)
+    if text.startswith("\ufeff"):
+        raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+    return _DECODER.decode(text)
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one decoder: json.loads(..., kw) builds one per call

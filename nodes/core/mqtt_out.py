@@ -7,6 +7,7 @@ import json
 from functools import partial
 from typing import Annotated, Any
 
+import orjson
 from pydantic import Field, field_validator
 
 from flowengine.errors import NodeError
@@ -71,8 +72,16 @@ class MqttOutNode(MqttClientNode):
             self.error(future.exception(), msg)  # type: ignore[arg-type]
 
 
+#: orjson hands dates and dataclasses to ``_json_default`` (text), as json does.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def encode_payload(payload: Any) -> bytes:
-    """Bytes as they are; dicts and lists as JSON; booleans as true/false; the rest as text."""
+    """Bytes as they are; dicts and lists as JSON; booleans as true/false; the rest as text.
+
+    JSON is compact UTF-8 (orjson; json where orjson declines: integers beyond 64 bits, keys that
+    are not text). NaN and Infinity become null, as JavaScript's JSON.stringify makes them.
+    """
     if isinstance(payload, (bytes, bytearray)):
         return bytes(payload)
     if payload is None:
@@ -80,7 +89,10 @@ def encode_payload(payload: Any) -> bytes:
     if isinstance(payload, bool):
         return b"true" if payload else b"false"
     if isinstance(payload, (dict, list)):
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+        try:
+            return orjson.dumps(payload, default=_json_default, option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:  # integers beyond 64 bits, non-text keys: json's way
+            return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
     return str(payload).encode("utf-8")
 
 
