@@ -176,6 +176,14 @@ class Burst:
         total = sum(self.sent.values())
         wait_until(lambda: self.received >= total, timeout, interval=0.05, what=f"{total} answers")
 
+    def reset(self) -> None:
+        """Forget what was sent and answered (after :meth:`wait_all`), for the next burst."""
+        with self._lock:
+            self.answers.clear()
+            self.unreadable.clear()
+            self.sent.clear()
+            self._count = 0
+
     def answers_to(self, topic: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.answers[f"{self.root}/{topic}/resp"])
