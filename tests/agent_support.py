@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,10 @@ import paho.mqtt.client as mqtt
 
 from flowengine.agent import Agent
 from flowengine.config import DeviceConfig
+from flowengine.message import Msg
+from flowengine.node import Node, NodeConfig
 from flowengine.testing import Mosquitto, wait_until
+from nodes.sources.base import SourceNode, in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FLOW = REPO / "flows" / "default.json"
@@ -297,5 +299,40 @@ def state_files(state_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(state_dir)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def environ_without_password() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "FLOWENGINE_PASSWORD"}
+# -- node types that misbehave, for fault-isolation tests (register with monkeypatch) ----------
+
+
+class SlowNode(Node):
+    """Takes ``seconds`` (awaited) per message: a user node that cannot keep up."""
+
+    class Config(NodeConfig):
+        seconds: float = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handled = 0
+
+    async def on_input(self, msg: Msg) -> None:  # type: ignore[override]
+        await asyncio.sleep(self.config.seconds)  # type: ignore[attr-defined]
+        self.handled += 1
+
+
+class HungSource(SourceNode):
+    """A source whose driver thread hangs in a read that never returns (until the node closes)."""
+
+    prefixes = ("hung",)
+    keys = ("hung.value",)
+
+    async def on_start(self) -> None:
+        self.released = threading.Event()
+        await super().on_start()
+
+    async def run_backend(self) -> None:
+        self.publish({"hung.value": 1})
+        await in_thread(self.released.wait)
+
+    async def on_close(self) -> None:
+        self.released.set()
+
+
+TEST_TYPES = {"test slow": "agent_support:SlowNode", "test hung source": "agent_support:HungSource"}

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from flowengine.errors import FlowConfigError, Problem
+from flowengine.errors import DeviceIOError, FlowConfigError, Problem
 from flowengine.message import make_msg
 from flowengine.node import Node, NodeConfig
 
@@ -126,19 +126,20 @@ class SourceNode(Node):
             self.status("green", "dot", "simulated" if self.simulated else "ok")
 
     async def _supervise(self) -> None:
+        """Run the backend forever; a failure, or a return (a backend never ends by itself), backs off."""
         delay = RETRY_FIRST
         while True:
             try:
                 await self.run_backend()
-                delay = RETRY_FIRST
+                raise DeviceIOError("backend stopped without an error")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self.healthy:  # it worked before failing: the back-off starts over
+                    delay = RETRY_FIRST
                 self._failed(exc, delay)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, RETRY_MAX)
-            if self.healthy:
-                delay = RETRY_FIRST
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, RETRY_MAX)
 
     def _failed(self, exc: Exception, delay: float) -> None:
         self.failures += 1
