@@ -249,12 +249,20 @@ class RunningAgent:
 class AgentProcess:
     """``flowengine run --simulate`` as a subprocess; its log goes to ``log``."""
 
-    def __init__(self, broker: Mosquitto, client_id: str, state_dir: Path, log: Path, *extra: str) -> None:
+    def __init__(
+        self,
+        broker: Mosquitto,
+        client_id: str,
+        state_dir: Path,
+        log: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         cmd = [sys.executable, "-m", "flowengine", "run", "--simulate", "--broker", broker.url]
         cmd += ["--client-id", client_id, "--state-dir", str(state_dir), *extra]
         self.log = log
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=out)
+            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=out, env=env)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
