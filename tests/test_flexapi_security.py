@@ -1,4 +1,4 @@
-"""Security of the agent: TLS verification by default, credentials in no log, no state file and no export.
+"""Security of the agent: TLS verification by default, credentials in no log, state file or export; no replays.
 
 (The agent subscribing only its own request topics is tested in test_flexapi_e2e.py;
 the expression sandbox end to end through a user flow in test_flexapi_isolation.py.)
@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from agent_support import REPO, AgentProcess
+from agent_support import REPO, AgentProcess, Platform, RunningAgent, device
 
 from flowengine.cli import _parser, device_config_from
 from flowengine.config import MqttSettings
@@ -77,3 +77,27 @@ def test_export_never_reads_the_device_config(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(flowengine.config, "load_device_config", forbidden)
     assert configfile.export_config(tmp_path)["format"] == configfile.FORMAT
+
+
+@pytest.mark.broker
+def test_a_retained_request_runs_when_live_but_is_never_replayed(
+    broker: Mosquitto, tmp_path: Path, client_id: str
+) -> None:
+    config = device(broker, tmp_path / "state", client_id)
+    running = RunningAgent(config)
+    platform = Platform(broker.port, f"v1/{client_id}").wait_ready()
+    topic = f"{platform.root}/app/control"
+    stale = json.dumps({"client_token": "stale", "app.wifi_mode_2g": 1}).encode()
+    try:
+        platform.client.publish(topic, stale, qos=1, retain=True).wait_for_publish(5)
+        assert platform.wait("app/control/resp", lambda r: r.get("client_token") == "stale")["result"]
+        assert platform.request("app/control", {"app.wifi_mode_2g": 0}, when_free=True)["result"]
+        running.stop()
+        running = RunningAgent(config)  # subscribing again: the broker hands over its retained copy
+        replay = platform.wait("app/control/resp", lambda r: r.get("client_token") == "stale")
+        assert (replay["error"], replay["error_desc"][:7]) == ("invalid_parameter", "retain:")
+        assert platform.request("app/refresh")["result"]["app.wifi_mode_2g"] == 0
+    finally:
+        platform.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear it on the broker
+        platform.close()
+        running.stop()

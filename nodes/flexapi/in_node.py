@@ -12,7 +12,7 @@ from nodes.flexapi.topics import request_filters, topic_root
 
 
 class FlexApiInNode(Node):
-    """Emits ``{topic, payload: bytes}`` for every request; subscribes nothing but request topics."""
+    """Emits ``{topic, payload: bytes, retain}`` for every request; subscribes nothing but request topics."""
 
     Config = NodeConfig
     accepts_input = False
@@ -35,7 +35,7 @@ class FlexApiInNode(Node):
         self.status("green", "dot", root)
 
     def _received(self, topic: str, payload: bytes) -> None:
-        self.send(make_msg(payload, topic=topic))
+        self.send(make_msg(payload, topic=topic, retain=bool(getattr(payload, "retain", False))))
 
     async def on_close(self) -> None:
         link = self.runtime.services.get("mqtt")

@@ -93,6 +93,8 @@ class RequestNode(FlexApiNode):
         group, op = request["group"], request["op"]
         token, body = decode_request(raw_bytes(msg.get("payload")), self.device.flexapi.request_max_bytes)
         request["token"] = token
+        if msg.get("retain"):  # delivered from the broker's store on (re)subscribe: stale, maybe replayed
+            raise RequestError("invalid_parameter", "retain: a retained request is not executed", token)
         if (group, op) not in routes_of(self.runtime.services):
             raise RequestError("not_found", self._not_found(group, op), token)
         ticket = limiter_of(self.runtime.services).admit(request["topic"], retry_interval(group, op))
