@@ -40,10 +40,11 @@ def raw_bytes(payload: Any) -> bytes:
 class RequestNode(FlexApiNode):
     """Every request gets exactly one response; this node answers the ones that go no further.
 
-    Overflow policy: at most :attr:`inbox_limit` requests wait here. One that
-    arrives when the queue is full is answered ``device_busy`` at once (counted
-    in :attr:`overflowed`, logged at the first and every 1000th) instead of
-    displacing an older request, so a flood never costs a request its answer.
+    Overflow policy: at most 1000 requests wait here. One that arrives when the
+    queue is full is answered `device_busy` at once (counted in `overflowed`,
+    logged at the first and every 1000th) instead of displacing an older
+    request, so a flood never costs a request its answer. A retained request
+    (delivered on subscribe) is answered `invalid_parameter`, never replayed.
     """
 
     Config = NodeConfig
