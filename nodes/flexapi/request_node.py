@@ -84,6 +84,7 @@ class RequestNode(FlexApiNode):
             self.send(response_msg(answer, failure(exc.token, exc.code, exc.desc)), ERRORS_PORT)
 
     def _busy(self, msg: Msg, request: dict[str, Any]) -> None:
+        token: str | None
         try:
             token, _ = decode_request(raw_bytes(msg.get("payload")), self.device.flexapi.request_max_bytes)
         except RequestError as exc:
