@@ -20,6 +20,7 @@ from flowengine.config import DeviceConfig
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT
 from flowengine.reload import FlowSource, Reloader
 from flowengine.runtime import Runtime
+from flowengine.state import remove_stale_temp_files
 
 log = logging.getLogger("flowengine.agent")
 
@@ -63,6 +64,7 @@ class Agent:
     async def run(self) -> None:
         state_dir = self.config.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(state_dir)
         os.environ.update(flow_environment(self.config))
         self.link = self.build_link()
         self.runtime = Runtime(state_dir=state_dir, services={"device": self.config, "mqtt": self.link})

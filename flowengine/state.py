@@ -49,13 +49,36 @@ def read_json(path: Path, default: Any) -> Any:
     except FileNotFoundError:
         return default
     except (OSError, ValueError) as exc:
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        aside = aside_path(path)
         try:
             os.replace(path, aside)
         except OSError:
             aside = path
         log.error("STATE FILE CORRUPT: %s (%s); moved to %s, starting from defaults", path, exc, aside)
         return default
+
+
+def aside_path(path: Path, companions: tuple[str, ...] = ("",)) -> Path:
+    """Where a corrupt ``path`` goes: ``NAME.corrupt-<time>``, or ``...N`` if an earlier one took it.
+
+    ``companions`` are suffixes of files that move with it (a database's ``-wal``).
+    """
+    base = f"{path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+    name, n = base, 0
+    while any(Path(f"{name}{suffix}").exists() for suffix in companions):
+        n += 1
+        name = f"{base}.{n}"
+    return Path(name)
+
+
+def remove_stale_temp_files(directory: Path) -> int:
+    """Delete temp files that a killed writer left behind; call only while nothing writes state."""
+    stale = [p for p in directory.rglob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.warning("removed %d temp file(s) left by an interrupted write in %s", len(stale), directory)
+    return len(stale)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.errors import StateError
-from flowengine.state import read_json, write_atomic, write_json
+from flowengine.state import read_json, remove_stale_temp_files, write_atomic, write_json
 
 WRITER = """
 import sys
@@ -111,3 +111,21 @@ def test_write_below_a_file_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("not a directory")
     with pytest.raises(StateError, match="plain"):
         write_json(tmp_path / "plain" / "state.json", {})
+
+
+def test_two_corrupt_reads_in_one_second_keep_both_files(tmp_path: Path) -> None:
+    path = tmp_path / "groups.json"
+    for text in ("{broken", "[also broken"):
+        path.write_text(text)
+        assert read_json(path, {}) == {}
+    kept = sorted(p.read_text() for p in tmp_path.glob("groups.json.corrupt-*"))
+    assert kept == ["[also broken", "{broken"]
+
+
+def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
+    write_json(tmp_path / "flexapi" / "app.json", {"a": 1})
+    stale = tmp_path / "flexapi" / ".app.json.abc123.tmp"
+    stale.write_text("{half")
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert not stale.exists()
+    assert read_json(tmp_path / "flexapi" / "app.json", None) == {"a": 1}

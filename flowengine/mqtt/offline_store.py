@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.errors import StateError
+from flowengine.state import aside_path
 
 log = logging.getLogger("flowengine.mqtt.offline_store")
 
@@ -193,7 +194,7 @@ class OfflineStore:
         return db
 
     def _move_aside(self, exc: Exception) -> None:
-        aside = _unused_name(f"{self.path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside = aside_path(self.path, _FILES)
         for suffix in _FILES:  # a stale WAL must not be replayed into the fresh database
             src = Path(f"{self.path}{suffix}")
             if src.exists():
@@ -283,15 +284,6 @@ def _prepare(db: sqlite3.Connection) -> None:
             for statement in _SCHEMA.split(";"):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-
-
-def _unused_name(base: str) -> str:
-    """``base``, or ``base.N`` when an earlier move-aside already took it."""
-    name, n = base, 0
-    while any(Path(f"{name}{suffix}").exists() for suffix in _FILES):
-        n += 1
-        name = f"{base}.{n}"
-    return name
 
 
 def _corrupt(text: str) -> sqlite3.DatabaseError:
