@@ -19,11 +19,36 @@ def encode(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
+#: Seconds between refreshes of the link status.
+LINK_STATUS_PERIOD = 2.0
+
+
 class FlexApiOutNode(Node):
-    """Publishes ``msg.payload`` (JSON) on ``msg.topic`` with the device's QoS."""
+    """Publishes ``msg.payload`` (JSON) on ``msg.topic`` with the device's QoS.
+
+    Its status shows the link: connected or offline, and how many info messages
+    wait (offline store or memory queue) and were dropped; a ``status`` node scoped
+    to it hands those changes to a flow (e.g. ``offline (store): 42 waiting, 0 dropped``).
+    """
 
     Config = NodeConfig
     outputs = 0
+
+    async def on_start(self) -> None:
+        self.every(LINK_STATUS_PERIOD, self.show_link, "link-status")
+        self.show_link()
+
+    def show_link(self) -> None:
+        """Refresh the status from the link's offline figures."""
+        link = self.runtime.services.get("mqtt")
+        if link is None or not hasattr(link, "offline_stats"):
+            return
+        figures = {"connected": bool(link.connected), **link.offline_stats().as_dict()}
+        backlog = f"{figures['waiting']} waiting, {figures['dropped']} dropped"
+        if figures["connected"]:
+            self.status("green", "dot", "connected" + (f"; {backlog}" if figures["waiting"] else ""))
+        else:
+            self.status("yellow", "ring", f"offline ({figures['mode']}): {backlog}")
 
     def on_input(self, msg: Msg) -> None:
         link = self.runtime.services.get("mqtt")
