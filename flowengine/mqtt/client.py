@@ -50,6 +50,8 @@ from flowengine.mqtt.fastpath import (
 
 #: Bytes asked of the kernel per read.
 RECV_SIZE = 65536
+#: Distinct publish topics kept checked and encoded (cleared when full).
+TOPIC_CACHE_SIZE = 1024
 #: Most bytes gathered into one queued write (bigger batches only cost copying on partial sends).
 MERGE_LIMIT = 65536
 
@@ -74,6 +76,7 @@ class BufferedClient(mqtt.Client):
         self._lean = self._protocol != MQTTProtocolVersion.MQTTv5
         self._filtered = False  # message_callback_add used: paho dispatches PUBLISH
         self._merge_tail: Any = None
+        self._topics: dict[str, bytes] = {}  # publish topics checked and encoded
 
     def buffered(self) -> bool:
         """True when a complete packet waits in the buffer (the socket will not signal it again)."""
@@ -185,7 +188,7 @@ class BufferedClient(mqtt.Client):
             self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
             return _PROTOCOL
         with self._out_message_mutex:
-            if mid in self._out_messages:
+            if mid in self._out_messages:  # paho's _do_on_publish, with the shared reason and properties
                 return self._do_on_publish(mid, PUBACK_REASON, PUBACK_PROPERTIES)
         return _SUCCESS
 
@@ -202,10 +205,9 @@ class BufferedClient(mqtt.Client):
         """paho's ``publish``; MQTT 3.1.1 QoS 0/1 without the per-message ``threading.Condition``."""
         if not self._lean or qos not in (0, 1) or properties is not None:
             return super().publish(topic, payload, qos, retain, properties)
-        if not topic:
-            raise ValueError("Invalid topic.")
-        topic_bytes = topic.encode("utf-8")
-        self._raise_for_invalid_topic(topic_bytes)
+        topic_bytes = self._topics.get(topic)
+        if topic_bytes is None:
+            topic_bytes = self._encode_topic(topic)
         data = payload if type(payload) is bytes else mqtt._encode_payload(payload)
         if len(data) > 268435455:
             raise ValueError("Payload too large.")
@@ -215,6 +217,17 @@ class BufferedClient(mqtt.Client):
             info.rc = self._send_publish(mid, topic_bytes, data, 0, retain, False, info)
             return info
         return self._publish_qos1(OutMessage(mid, topic_bytes, data, qos, retain))
+
+    def _encode_topic(self, topic: str) -> bytes:
+        """paho's topic checks, once per distinct topic (a device publishes to a few)."""
+        if not topic:
+            raise ValueError("Invalid topic.")
+        topic_bytes = topic.encode("utf-8")
+        self._raise_for_invalid_topic(topic_bytes)
+        if len(self._topics) >= TOPIC_CACHE_SIZE:
+            self._topics.clear()
+        self._topics[topic] = topic_bytes
+        return topic_bytes
 
     def _publish_qos1(self, message: OutMessage) -> mqtt.MQTTMessageInfo:
         """paho's QoS 1 bookkeeping: the message waits in ``_out_messages`` until its PUBACK."""

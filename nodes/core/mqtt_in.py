@@ -11,7 +11,7 @@ import orjson
 from pydantic import Field, field_validator
 
 from flowengine.errors import NodeError
-from flowengine.message import make_msg
+from flowengine.message import make_msg, new_msg_id
 from flowengine.mqtt import Subscription, filter_problem
 from flowengine.node import NodeConfig, NodeRef
 from nodes.core.mqtt_broker import MqttClientNode
@@ -65,7 +65,7 @@ class MqttInNode(MqttClientNode):
         except NodeError as exc:
             self.error(exc, make_msg(bytes(payload), topic=topic, qos=qos, retain=retain))
             return
-        self.send(make_msg(value, topic=topic, qos=qos, retain=retain))
+        self.send({"_msgid": new_msg_id(), "payload": value, "topic": topic, "qos": qos, "retain": retain})
 
     async def on_close(self) -> None:
         if self.link is not None and self._sub is not None:

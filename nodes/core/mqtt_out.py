@@ -43,6 +43,7 @@ class MqttOutNode(MqttClientNode):
     Config = MqttOutConfig
     config: MqttOutConfig
     outputs = 0
+    _checked_topic = ""  # the last topic found valid: a flow mostly publishes to the same one
 
     async def on_start(self) -> None:
         self.attach(self.config.broker)
@@ -51,9 +52,11 @@ class MqttOutNode(MqttClientNode):
         if "payload" not in msg or self.link is None:
             return
         topic = self.config.topic or msg.get("topic")
-        problem = topic_problem(topic)
-        if problem:
-            raise NodeError(f"topic: {problem} (set the node's topic or msg.topic)")
+        if topic != self._checked_topic or not topic:
+            problem = topic_problem(topic)
+            if problem:
+                raise NodeError(f"topic: {problem} (set the node's topic or msg.topic)")
+            self._checked_topic = topic  # type: ignore[assignment]
         retain = self.config.retain if self.config.retain is not None else msg.get("retain") in (True, "true")
         future = self.link.publish(topic, encode_payload(msg["payload"]), self._qos(msg), retain)  # type: ignore[arg-type]
         future.add_done_callback(partial(self._published, msg))
