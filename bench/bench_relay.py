@@ -6,6 +6,9 @@ separate process against the same private mosquitto; a paho publisher and a paho
 subscriber in this process measure messages per second end to end. A
 ``broker only`` row (the subscriber listens to the input topic directly) shows
 what the publisher, mosquitto and the subscriber manage without any engine.
+Rounds alternate between the rows, each with a freshly started engine and a
+warm-up, so a change of load on a shared machine hits every row alike; the last
+line gives flowengine's figures as a ratio of Node-RED's.
 
 Node-RED is looked for in ``$NODE_RED``, ``bench/.node-red/node_modules/.bin/node-red``
 (``npm install --prefix bench/.node-red node-red``) and on ``PATH``.
@@ -42,6 +45,8 @@ from flowengine.testing import Mosquitto, free_port  # noqa: E402
 
 FLOW = ROOT / "tests" / "flowfiles" / "nodered_relay.json"
 IN_TOPIC, OUT_TOPIC = "relay/in/bench", "relay/out"
+#: Messages relayed before each measured round (a fresh engine process per round: JIT, caches).
+WARM_UP = 5000
 
 
 class Counter:
@@ -213,21 +218,34 @@ def find_node_red() -> str | None:
     return None
 
 
-def run_engine(name: str, port: int, count: int, rounds: int, topic: str, proc: Any = None) -> dict[str, Any]:
+def run_round(name: str, port: int, count: int, topic: str, proc: Any = None) -> dict[str, Any]:
+    """One measured round against a freshly started engine (after a warm-up round)."""
     pub, sub = Publisher(port), Counter(port, topic)
     try:
         if proc is not None and not wait_ready(pub, sub):
-            return {"name": name, "error": "never relayed (see its log)"}
-        measure(pub, sub, min(count, 2000))  # warm-up
+            return {"error": "never relayed (see its log)"}
+        measure(pub, sub, min(count, WARM_UP))
         cpu_before = _cpu_seconds(proc)
-        results = [measure(pub, sub, count) for _ in range(rounds)]
-        cpu = (_cpu_seconds(proc) - cpu_before) / (count * rounds) * 1e6
+        rate, received = measure(pub, sub, count)
+        cpu = (_cpu_seconds(proc) - cpu_before) / count * 1e6
     finally:
         pub.close()
         sub.close()
-    rates = [r for r, _ in results]
-    received = min(n for _, n in results)
-    return {"name": name, "median": statistics.median(rates), "best": max(rates), "received": received, "cpu": cpu}
+    return {"rate": rate, "received": received, "cpu": cpu}
+
+
+def summarise(name: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    failed = [r for r in rounds if "error" in r]
+    if failed:
+        return {"name": name, "error": failed[0]["error"]}
+    rates = [r["rate"] for r in rounds]
+    return {
+        "name": name,
+        "median": statistics.median(rates),
+        "best": max(rates),
+        "received": min(r["received"] for r in rounds),
+        "cpu": statistics.median(r["cpu"] for r in rounds),
+    }
 
 
 def _cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float:
@@ -247,27 +265,46 @@ def print_row(row: dict[str, Any], count: int) -> None:
 
 
 def main(count: int, rounds: int, engines: set[str]) -> None:
-    print(f"relay flow {FLOW.name}: {count:,} QoS 1 messages x {rounds} rounds")
+    print(f"relay flow {FLOW.name}: {count:,} QoS 1 messages x {rounds} rounds, engines alternating per round")
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     node_red = find_node_red()
-    with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
-        workdir = Path(tmp)
-        with Mosquitto(workdir) as broker:
-            os.environ["MQTT_PORT"] = str(broker.port)
-            print(f"{'engine':<16} {'median/s':>10} {'best/s':>10} {'CPU us/msg':>10}   received")
-            if "broker" in engines:
-                print_row(run_engine("broker only", broker.port, count, rounds, IN_TOPIC), count)
-            if "flowengine" in engines:
-                with flowengine_process(broker.port, workdir) as proc:
-                    print_row(run_engine("flowengine", broker.port, count, rounds, OUT_TOPIC, proc), count)
-            if "node-red" not in engines:
-                return
-            if node_red is None:
-                print("node-red         not installed (npm install --prefix bench/.node-red node-red)")
-                return
-            with node_red_process(node_red, broker.port, workdir) as proc:
-                version = _node_red_version(node_red)
-                print_row(run_engine(f"node-red {version}", broker.port, count, rounds, OUT_TOPIC, proc), count)
+    if "node-red" in engines and node_red is None:
+        print("node-red         not installed (npm install --prefix bench/.node-red node-red)")
+        engines = engines - {"node-red"}
+    names = {"broker": "broker only", "flowengine": "flowengine"}
+    if node_red is not None:
+        names["node-red"] = f"node-red {_node_red_version(node_red)}"
+    order = [e for e in ("broker", "flowengine", "node-red") if e in engines]
+    results: dict[str, list[dict[str, Any]]] = {e: [] for e in order}
+    with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp, Mosquitto(Path(tmp)) as broker:
+        os.environ["MQTT_PORT"] = str(broker.port)
+        for n in range(rounds):  # alternating: a load change on the machine hits every engine alike
+            for engine in order:
+                workdir = Path(tmp) / f"{engine}-{n}"
+                workdir.mkdir()
+                results[engine].append(_one_round(engine, node_red, broker.port, count, workdir))
+    print(f"{'engine':<16} {'median/s':>10} {'best/s':>10} {'CPU us/msg':>10}   received")
+    rows = {e: summarise(names[e], results[e]) for e in order}
+    for row in rows.values():
+        print_row(row, count)
+    for engine in order:
+        rates = ", ".join(f"{r['rate']:,.0f}" for r in results[engine] if "rate" in r)
+        print(f"  {names[engine]} rounds: {rates}")
+    fe, nr = rows.get("flowengine", {}), rows.get("node-red", {})
+    if "median" in fe and "median" in nr:
+        print(f"flowengine / node-red: {fe['median'] / nr['median']:.2f} (median msg/s), "
+              f"{fe['cpu'] / nr['cpu']:.2f} (CPU per message)")  # fmt: skip
+
+
+def _one_round(engine: str, node_red: str | None, port: int, count: int, workdir: Path) -> dict[str, Any]:
+    if engine == "broker":
+        return run_round("broker only", port, count, IN_TOPIC)
+    if engine == "flowengine":
+        with flowengine_process(port, workdir) as proc:
+            return run_round(engine, port, count, OUT_TOPIC, proc)
+    assert node_red is not None
+    with node_red_process(node_red, port, workdir) as proc:
+        return run_round(engine, port, count, OUT_TOPIC, proc)
 
 
 def _node_red_version(binary: str) -> str:
