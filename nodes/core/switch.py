@@ -168,9 +168,9 @@ class SwitchNode(Node):
     def on_input(self, msg: Msg) -> None:
         cfg = self.config
         value = typed_value(self, cfg.property, cfg.propertyType, msg)
-        onward: list[Msg | None] = []
+        matched_ports: list[int] = []
         else_open = True  # no rule matched since the last `else`
-        for rule, (v1, v2) in zip(cfg.rules, self._constants, strict=True):
+        for port, (rule, (v1, v2)) in enumerate(zip(cfg.rules, self._constants, strict=True)):
             if rule.t == "else":
                 matched, else_open = else_open, True
             else:
@@ -179,13 +179,19 @@ class SwitchNode(Node):
                 if v2 is _PER_MESSAGE:
                     v2 = self._operand(rule.v2, rule.v2t, msg)
                 matched = OPERATORS[rule.t](value, v1, v2, rule.case)
-            onward.append(msg if matched else None)
             if matched:
+                matched_ports.append(port)
                 else_open = False
                 if not cfg.checkall:
                     break
         self.previous = value
-        self.send(onward)
+        if len(matched_ports) == 1:
+            self.send(msg, matched_ports[0])
+        elif matched_ports:
+            onward: list[Msg | None] = [None] * (matched_ports[-1] + 1)
+            for port in matched_ports:
+                onward[port] = msg
+            self.send(onward)
 
     def _operand(self, value: Any, vtype: str | None, msg: Msg) -> Any:
         if vtype == "prev":
