@@ -95,7 +95,23 @@ class BufferedClient(mqtt.Client):
     # -- reading --------------------------------------------------------------------
 
     def _packet_read(self) -> MQTTErrorCode:
-        """Handle every complete packet while ``reading``; MQTT_ERR_AGAIN once drained or paused."""
+        """Handle every complete packet while ``reading``; MQTT_ERR_AGAIN once drained or paused.
+
+        What the packets called for (PUBACKs above all) is written before returning, not
+        after the nodes had their turn: the broker sends a subscriber only so many QoS 1
+        messages ahead of their PUBACKs (mosquitto: 20), so early acks keep it sending.
+        """
+        before = self._rpos, self._rbuf
+        rc = self._read_packets()
+        if rc == _AGAIN and self._out_packet and (self._rpos, self._rbuf) != before and self._single_threaded():
+            self.loop_write()
+        return rc
+
+    def _single_threaded(self) -> bool:
+        """Driven from outside with loop_read/loop_write (the link), not by paho's loop()/loop_start()."""
+        return self._thread is None and self._sockpairW is None
+
+    def _read_packets(self) -> MQTTErrorCode:
         sock = self._sock
         if self._rsock is not sock:  # a new connection: forget the old one's bytes
             self._rsock, self._rbuf, self._rpos = sock, b"", 0
@@ -290,7 +306,7 @@ class BufferedClient(mqtt.Client):
         """paho's write queue, but a packet joins the last queued one when neither needs a
         callback once written (QoS 0 PUBLISH, DISCONNECT), so a burst goes out in one ``send``."""
         out = self._out_packet
-        if not out or self._thread is not None or self._sockpairW is not None or not _mergeable(command, qos):
+        if not out or not self._single_threaded() or not _mergeable(command, qos):
             return super()._packet_queue(command, packet, mid, qos, info)
         tail = out[-1]
         if tail["to_process"] + len(packet) > MERGE_LIMIT or not _mergeable(tail["command"], tail["qos"]):
