@@ -197,6 +197,11 @@ def test_incoming_qos1_is_delivered_then_acknowledged(wire: Wire) -> None:
     assert wire.written() == encode_puback(5)
 
 
+def test_the_read_itself_writes_the_acks(wire: Wire) -> None:
+    wire.feed(encode_publish(b"in/a", b"x", 1, False, False, 3) + encode_publish(b"in/b", b"y", 1, False, False, 4))
+    assert wire.broker.recv(64) == encode_puback(3) + encode_puback(4)  # no loop_write needed: one send
+
+
 def test_packets_split_across_reads_and_batched_in_one(wire: Wire) -> None:
     stream = b"".join(encode_publish(b"in/t", str(i).encode() * 50, 1, i % 2 == 0, False, i + 1) for i in range(5))
     stream += encode_publish("in/ü".encode(), b"", 0, False, True, 0)
@@ -207,7 +212,7 @@ def test_packets_split_across_reads_and_batched_in_one(wire: Wire) -> None:
         assert [m[1] for m in wire.messages] == [str(i).encode() * 50 for i in range(5)] + [b""]
         assert [m[3] for m in wire.messages][:5] == [True, False, True, False, True]
         assert wire.messages[-1][:5] == ("in/ü", b"", 0, False, True)
-        assert wire.written() == b"".join(encode_puback(i + 1) for i in range(5))  # one send
+        assert wire.written() == b"".join(encode_puback(i + 1) for i in range(5))
 
 
 def test_outgoing_qos1_is_tracked_until_its_puback(wire: Wire) -> None:

@@ -15,7 +15,9 @@ only what costs most per message on a busy link:
   ``on_message`` returned.
 - Outgoing QoS 0/1 PUBLISH and PUBACK are encoded by the fast path; the message
   paho keeps for a resend is built without a ``threading.Condition``.
-- Writing: packets queued while the socket is busy go out in one ``send``.
+- Writing: packets queued in one turn of the event loop go out in one ``send``, and
+  what a read batch calls for (its PUBACKs) is written at the end of the batch, so the
+  broker's window of unacknowledged QoS 1 messages reopens before the nodes run.
 
 Writes are coalesced only while the client is driven from outside with
 ``loop_read``/``loop_write`` (as the link does, on its event loop) and then every
