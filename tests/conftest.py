@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from agent_support import Platform, RunningAgent, device
 
+from flowengine.mqtt.testing import LoopThread
 from flowengine.testing import FlowHarness, Mosquitto, auth_broker_config, tls_listener_config
 
 
@@ -20,6 +21,14 @@ def harness(tmp_path: Path) -> Iterator[FlowHarness]:
         yield h
     finally:
         h.close()
+
+
+@pytest.fixture
+def loop() -> Iterator[LoopThread]:
+    """An event loop on its own thread, for driving an MqttLink from a test."""
+    runner = LoopThread()
+    yield runner
+    runner.close()
 
 
 @pytest.fixture(scope="module")

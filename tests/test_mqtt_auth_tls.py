@@ -20,13 +20,6 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def loop() -> Iterator[LoopThread]:
-    runner = LoopThread()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture
 def start_link(loop: LoopThread) -> Iterator[Any]:
     links: list[MqttLink] = []
 

@@ -22,13 +22,6 @@ BURST = 10_000
 
 
 @pytest.fixture
-def loop() -> Iterator[LoopThread]:
-    runner = LoopThread()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture
 def make_link(loop: LoopThread) -> Iterator[Any]:
     links: list[MqttLink] = []
 

@@ -25,13 +25,6 @@ _ids = itertools.count()
 
 
 @pytest.fixture
-def loop() -> Iterator[LoopThread]:
-    runner = LoopThread()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture
 def make_link(loop: LoopThread) -> Iterator[Any]:
     """Links on the test loop, with fast back-off; all closed at the end."""
     links: list[MqttLink] = []

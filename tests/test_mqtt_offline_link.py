@@ -24,13 +24,6 @@ ROOT = "v1/dev1"
 
 
 @pytest.fixture
-def loop() -> Iterator[LoopThread]:
-    runner = LoopThread()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "offline.db"
 

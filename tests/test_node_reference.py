@@ -18,5 +18,5 @@ def test_every_type_has_a_description_and_loads() -> None:
     registry = NodeTypeRegistry()
     for name in registry:
         cls = registry.get(name)
-        assert (cls.__dict__.get("__doc__") or cls.__module__), name
+        assert cls.__dict__.get("__doc__") or cls.__module__, name
         assert f"## `{name}`" in REFERENCE.read_text()

@@ -66,7 +66,9 @@ class SourceNode(Node):
         try:
             cls.Settings.model_validate(device.source(section))
         except ValidationError as exc:
-            return [Problem(f"sources.{section}", node_id, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+            return [
+                Problem(f"sources.{section}", node_id, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()
+            ]
         return []
 
     def settings(self) -> dict[str, Any]:
