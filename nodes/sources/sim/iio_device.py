@@ -9,14 +9,15 @@ tree with the same code it uses on ``/sys/bus/iio/devices``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 from nodes.sources.motion.attitude import specific_force
+from nodes.sources.sim.periodic import PeriodicDevice
 from nodes.sources.sim.vehicle import Vehicle, VehicleState
 
 ACCEL_SCALE = 0.000598  # m/s² per count (0.061 mg)
@@ -24,20 +25,19 @@ GYRO_SCALE = 0.000152716  # rad/s per count (8.75 mdps)
 G = 9.80665
 
 
-class SimulatedImu:
+class SimulatedImu(PeriodicDevice):
     """Owns the temp tree and the writer thread; :meth:`stop` is idempotent and removes the tree."""
 
     def __init__(self, vehicle: Vehicle, period: float = 0.1, root: Path | None = None, *, gyro: bool = True) -> None:
-        self.vehicle, self.period, self.has_gyro = vehicle, period, gyro
+        super().__init__("sim-imu", period)
+        self.vehicle, self.has_gyro = vehicle, gyro
         self.root = root or Path(tempfile.mkdtemp(prefix="flowengine-iio-"))
         self.accel = self.root / "iio:device0"
         self.gyro = self.root / "iio:device1"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sim-imu", daemon=True)
 
     def start(self) -> SimulatedImu:
         self.plug()
-        self._thread.start()
+        self.start_thread()
         return self
 
     def plug(self) -> None:
@@ -67,19 +67,11 @@ class SimulatedImu:
                 for axis, value in zip("xyz", values, strict=True):
                     _write(device / f"in_{channel}_{axis}_raw", str(round(value / scale)))
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.write(self.vehicle.state())
-            except OSError:
-                continue  # unplugged while writing
+    def tick(self) -> None:
+        with contextlib.suppress(OSError):  # unplugged while writing
+            self.write(self.vehicle.state())
 
-    def stop(self) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2.0)
+    def release(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
