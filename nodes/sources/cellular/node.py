@@ -72,8 +72,8 @@ class CellularSource(SourceNode):
         self.sim_modem: SimModem | None = None
         self.sim_net: SimNetwork | None = None
         self._link_up: bool | None = None
-        self.up_at: int | None = None
-        self.down_at: int | None = None
+        self.up_at = 0  # 0 = not seen yet, as the reference's example shows for down_at
+        self.down_at = 0
 
     async def on_start(self) -> None:
         await super().on_start()  # validates the settings into self.hw; the backend task starts at our next await

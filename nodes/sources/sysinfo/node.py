@@ -112,6 +112,8 @@ def build_sim_tree(root: Path, settings: SysinfoSettings, seed: int) -> SysinfoS
         (root / "net" / iface / "address").write_text(":".join(f"{b:02x}" for b in mac) + "\n")
     return settings.model_copy(
         update={
+            "bootloader_version": settings.bootloader_version or "sim-boot 1.0",
+            "product_number": settings.product_number or "FE-SIM",
             "hostname_file": root / "hostname",
             "etc_dir": root / "etc",
             "sys_net": root / "net",
