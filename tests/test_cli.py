@@ -131,3 +131,15 @@ def test_config_import_rejects_bad_file_naming_the_problem(tmp_path: Path) -> No
         "cannot read a JSON configuration"
         in flowengine("config", "import", str(not_json), "--state-dir", str(tmp_path)).stderr
     )
+
+
+def test_graph_svg_uses_graphviz_or_says_how_to_get_it(tmp_path: Path) -> None:
+    import shutil
+
+    flow = tmp_path / "f.json"
+    flow.write_text(json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug"}]))
+    result = flowengine("graph", str(flow), "--format", "svg")
+    if shutil.which("dot"):
+        assert result.returncode == 0 and "<svg" in result.stdout
+    else:
+        assert result.returncode == 1 and "apt-get install graphviz" in result.stderr
