@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -193,15 +191,6 @@ def test_one_vehicle_per_runtime_from_the_device_config() -> None:
     assert shared_vehicle(runtime).settings.seed == 42
 
 
-def latest(h: FlowHarness, sink: str, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        payload = h.one(sink, timeout=max(0.01, deadline - time.monotonic()))["payload"]
-        if check(payload):
-            return payload
-    raise AssertionError(f"no matching payload at {sink}")
-
-
 def test_simulated_sources_agree_with_each_other() -> None:
     """One frozen vehicle behind GNSS, OBD and motion: their values describe the same moment."""
     clock = ManualClock()
@@ -216,15 +205,15 @@ def test_simulated_sources_agree_with_each_other() -> None:
     ]
     with FlowHarness(services=services) as h:
         h.deploy(nodes)
-        gnss = latest(h, "g", lambda p: p["gnss.fix"] == 3)
-        obd = latest(h, "o", lambda p: p["obd.speed"] is not None)
-        motion = latest(h, "m", lambda p: p["motion.az"] is not None)
+        gnss = h.first_payload("g", lambda p: p["gnss.fix"] == 3)
+        obd = h.first_payload("o", lambda p: p["obd.speed"] is not None)
+        motion = h.first_payload("m", lambda p: p["motion.az"] is not None)
         assert gnss["gnss.speed"] > 30
         assert obd["obd.speed"] == pytest.approx(gnss["gnss.speed"], abs=1.0)
         assert motion["motion.az"] == pytest.approx(1.0, abs=0.1)
         clock.now = 960.0
-        moved = latest(h, "g", lambda p: p["gnss.latitude"] != gnss["gnss.latitude"])
-        later = latest(h, "o", lambda p: p["obd.odo"] != obd["obd.odo"])
+        moved = h.first_payload("g", lambda p: p["gnss.latitude"] != gnss["gnss.latitude"])
+        later = h.first_payload("o", lambda p: p["obd.odo"] != obd["obd.odo"])
     straight = distance_m(
         gnss["gnss.latitude"], gnss["gnss.longitude"], moved["gnss.latitude"], moved["gnss.longitude"]
     )

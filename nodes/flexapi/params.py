@@ -143,39 +143,27 @@ MOTION = [
     ),
 ]
 
+
+def _digital(kind: str, word: str, n: int) -> tuple[Param, Param]:
+    """``io.DI{n}``/``io.DO{n}`` and its pull-up, both 0/1."""
+    return (
+        Param(f"io.{kind}{n}", "int", f"Digital {word} {n}", choices=_STATUS01, note="0: low, 1: high", example=0),
+        Param(
+            f"io.{kind}{n}_pullup",
+            "int",
+            f"Digital {word} pullup {n}",
+            choices=_STATUS01,
+            note="0: down, 1: up",
+            example=0,
+        ),
+    )
+
+
 IO = [
     _ts("io", "IO"),
     *(_p(f"io.AI{n}", "float", f"Analog Input {n}", "V", (0, 36.0), example=12.0) for n in range(1, 7)),
-    *(
-        p
-        for n in range(1, 7)
-        for p in (
-            Param(f"io.DI{n}", "int", f"Digital Input {n}", choices=_STATUS01, note="0: low, 1: high", example=0),
-            Param(
-                f"io.DI{n}_pullup",
-                "int",
-                f"Digital Input pullup {n}",
-                choices=_STATUS01,
-                note="0: down, 1: up",
-                example=0,
-            ),
-        )
-    ),
-    *(
-        p
-        for n in range(1, 5)
-        for p in (
-            Param(f"io.DO{n}", "int", f"Digital Output {n}", choices=_STATUS01, note="0: low, 1: high", example=0),
-            Param(
-                f"io.DO{n}_pullup",
-                "int",
-                f"Digital Output pullup {n}",
-                choices=_STATUS01,
-                note="0: down, 1: up",
-                example=0,
-            ),
-        )
-    ),
+    *(p for n in range(1, 7) for p in _digital("DI", "Input", n)),
+    *(p for n in range(1, 5) for p in _digital("DO", "Output", n)),
 ]
 
 _MONITORS = {
