@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Messages a node may have waiting before the oldest is dropped (counted, logged).
 DEFAULT_INBOX_LIMIT = 10_000
+#: A node's synchronous message handling longer than this is logged: it stalled every other node.
+BLOCKING_WARN_SECONDS = 0.25
 
 
 class NodeConfig(BaseModel):
@@ -67,6 +70,7 @@ class Node:
         self.name = spec.name
         self.log = _NodeLog(logging.getLogger(f"flowengine.node.{spec.type}"), {"node": f"{spec.type}:{spec.id}"})
         self.dropped = 0
+        self.blocked = 0
         self._inbox: deque[Msg] = deque()
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -166,13 +170,27 @@ class Node:
                 await self._wakeup.wait()
             msg = self._inbox.popleft()
             try:
+                started = time.perf_counter()
                 result = self.on_input(msg)
+                self._check_blocking(time.perf_counter() - started)
                 if result is not None and inspect.isawaitable(result):
                     await result
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a node's failure never stops the runtime
                 self.error(exc, msg)
+
+    def _check_blocking(self, seconds: float) -> None:
+        """Name a node whose synchronous handling held the event loop (every other node waited)."""
+        if seconds >= BLOCKING_WARN_SECONDS:
+            self.blocked += 1
+            if self.blocked == 1 or self.blocked % 100 == 0:
+                self.log.warning(
+                    "handling a message blocked the event loop for %.2fs (%d time(s)); "
+                    "do blocking work in a thread (asyncio.to_thread)",
+                    seconds,
+                    self.blocked,
+                )
 
     # -- status, errors, context, tasks ----------------------------------------------
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+import pytest
+
+from flowengine.message import Msg
+from flowengine.node import Node
 from flowengine.testing import FlowHarness
 
 
@@ -65,3 +72,23 @@ def test_an_exception_in_one_node_leaves_the_others_working(harness: FlowHarness
     assert [m["payload"] for m in harness.received("h2", 3)] == [1, 2, 3]
     assert harness.nothing("h1")
     assert harness.node("bad").last_status["fill"] == "red"
+
+
+class Sleeper(Node):
+    """Blocks the event loop in synchronous code: what a custom node must not do."""
+
+    def on_input(self, msg: Msg) -> None:
+        time.sleep(0.3)
+        self.send(msg)
+
+
+def test_a_node_that_blocks_the_loop_is_named_in_the_log(
+    harness: FlowHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.registry.register("sleeper", Sleeper)
+    harness.deploy([{"id": "slow", "type": "sleeper", "wires": [["h1"]]}, helper("h1")])
+    with caplog.at_level(logging.WARNING):
+        harness.inject("slow", payload=1)
+        harness.one("h1")
+    assert "[sleeper:slow] handling a message blocked the event loop" in caplog.text
+    assert harness.node("slow").blocked == 1  # type: ignore[attr-defined]
