@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_support import Platform, RunningAgent, device
 
+from flowengine.config import MqttSettings
+from flowengine.mqtt import Backoff, MqttLink
 from flowengine.mqtt.testing import LoopThread
 from flowengine.testing import FlowHarness, Mosquitto, auth_broker_config, tls_listener_config
 
@@ -29,6 +33,36 @@ def loop() -> Iterator[LoopThread]:
     runner = LoopThread()
     yield runner
     runner.close()
+
+
+_link_ids = itertools.count()
+
+
+@pytest.fixture
+def links(loop: LoopThread) -> Iterator[Callable[..., MqttLink]]:
+    """Make MqttLinks on the test loop: ``links(backoff=(first, max), start=True, options={...}, **settings)``.
+
+    ``settings`` are MqttSettings fields (a unique client id by default), ``options``
+    the link's own keyword arguments; every link is closed at the end.
+    """
+    made: list[MqttLink] = []
+
+    def make(
+        backoff: tuple[float, float] = (0.05, 0.2),
+        start: bool = True,
+        options: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> MqttLink:
+        settings.setdefault("client_id", f"test-link-{next(_link_ids)}")
+        link = MqttLink(MqttSettings(**settings), backoff=Backoff(*backoff), **(options or {}))
+        made.append(link)
+        if start:
+            loop.call(link.start())
+        return link
+
+    yield make
+    for link in made:
+        loop.call(link.close())
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from flowengine.config import MqttSettings
-from flowengine.mqtt import Backoff, MqttLink
+from flowengine.mqtt import MqttLink
 from flowengine.mqtt.testing import LoopThread, MqttPeer
 from flowengine.testing import Mosquitto, wait_until
 
@@ -22,20 +20,15 @@ BURST = 10_000
 
 
 @pytest.fixture
-def make_link(loop: LoopThread) -> Iterator[Any]:
-    links: list[MqttLink] = []
+def make_link(links: Any) -> Any:
+    """Connected QoS 1 links whose queue holds a whole burst."""
 
     def make(port: int, **settings: Any) -> MqttLink:
-        settings.setdefault("client_id", f"fast-{next(_ids)}")
-        link = MqttLink(MqttSettings(port=port, qos=1, **settings), backoff=Backoff(0.05, 0.2), queue_limit=BURST)
-        links.append(link)
-        loop.call(link.start())
+        link = links(options={"queue_limit": BURST}, port=port, qos=1, **settings)
         wait_until(lambda: link.connected, what="link connected")
         return link
 
-    yield make
-    for link in links:
-        loop.call(link.close())
+    return make
 
 
 def _recorder(got: list[bytes]) -> Any:

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
-from flowengine.mqtt import Backoff, MqttLink
+from flowengine.mqtt import MqttLink
 from flowengine.mqtt.testing import LoopThread, MqttPeer
 from flowengine.testing import Mosquitto, free_port, wait_until
 
@@ -25,22 +24,13 @@ _ids = itertools.count()
 
 
 @pytest.fixture
-def make_link(loop: LoopThread) -> Iterator[Any]:
-    """Links on the test loop, with fast back-off; all closed at the end."""
-    links: list[MqttLink] = []
+def make_link(links: Any) -> Any:
+    """Links with a 10,000-message queue by default."""
 
-    def make(port: int, start: bool = True, **settings: Any) -> MqttLink:
-        options = {"queue_limit": settings.pop("queue_limit", 10_000)}
-        settings.setdefault("client_id", f"link-{next(_ids)}")
-        link = MqttLink(MqttSettings(port=port, **settings), backoff=Backoff(0.05, 0.5), **options)
-        links.append(link)
-        if start:
-            loop.call(link.start())
-        return link
+    def make(port: int, start: bool = True, queue_limit: int = 10_000, **settings: Any) -> MqttLink:
+        return links(backoff=(0.05, 0.5), start=start, options={"queue_limit": queue_limit}, port=port, **settings)
 
-    yield make
-    for link in links:
-        loop.call(link.close())
+    return make
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
-from flowengine.mqtt import Backoff, MqttLink
+from flowengine.mqtt import MqttLink
 from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.testing import LoopThread, MqttPeer
 from flowengine.testing import Mosquitto, wait_until
@@ -29,21 +29,14 @@ def store_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_link(loop: LoopThread, store_path: Path) -> Iterator[Any]:
-    """Links with an offline store in ``store_path`` and fast back-off; all closed at the end."""
-    links: list[MqttLink] = []
+def make_link(links: Any, store_path: Path) -> Any:
+    """Links with an offline store in ``store_path``."""
 
     def make(port: int, max_messages: int = 1000, max_bytes: int = 1 << 20, **settings: Any) -> MqttLink:
-        settings.setdefault("client_id", f"offline-link-{next(_ids)}")
         store = OfflineStore(store_path, max_messages, max_bytes)
-        link = MqttLink(MqttSettings(port=port, **settings), backoff=Backoff(0.05, 0.3), offline_store=store)
-        links.append(link)
-        loop.call(link.start())
-        return link
+        return links(backoff=(0.05, 0.3), options={"offline_store": store}, port=port, **settings)
 
-    yield make
-    for link in links:
-        loop.call(link.close())
+    return make
 
 
 @pytest.fixture
