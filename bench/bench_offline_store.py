@@ -180,21 +180,23 @@ print(json.dumps({"before": before, "after": proc.memory_info().rss, "stored": l
 """
 
 
+def child_figures(script: str, *args: str) -> dict[str, Any]:
+    """Run ``script`` in a fresh interpreter (so RSS is its own) and read the JSON it prints."""
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def print_rss(label: str, fig: dict[str, Any]) -> None:
+    before, after = fig["before"] / 2**20, fig["after"] / 2**20
+    print(f"  {label} RSS {before:6.1f} MiB at start, {after:6.1f} MiB after (+{after - before:5.1f} MiB)")
+
+
 def rss(work: Path) -> None:
     print(f"\nRSS of a process buffering a {OUTAGE_S} s outage of {GROUPS} groups at 1 msg/s")
     for kind in ("deque", "store"):
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, __file__, kind, str(work / "rss.db")],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        fig = json.loads(out)
+        fig = child_figures(CHILD, __file__, kind, str(work / "rss.db"))
         label = "baseline: in-memory deque" if kind == "deque" else "OfflineStore"
-        print(
-            f"  {label:<28} {fig['stored']} msgs: RSS {fig['before'] / 2**20:6.1f} MiB at start,"
-            f" {fig['after'] / 2**20:6.1f} MiB after (+{(fig['after'] - fig['before']) / 2**20:5.1f} MiB)"
-        )
+        print_rss(f"{label:<28} {fig['stored']} msgs:", fig)
     print(f"  database file: {(work / 'rss.db').stat().st_size / 2**20:.1f} MiB")
 
 
@@ -278,18 +280,9 @@ def link_rates(work: Path, msgs: list[bytes]) -> None:
     row("offline store replayed to PUBACK, unpaced", free_r, mem_r)
     row("offline store replayed to PUBACK, paced (50/s)", paced_r, mem_r)
     for kind in ("memory", "store"):
-        out = subprocess.run(
-            [sys.executable, "-c", LINK_CHILD, str(Path(__file__).parent), kind, str(free_port()), str(work), kind],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        fig = json.loads(out)
+        fig = child_figures(LINK_CHILD, str(Path(__file__).parent), kind, str(free_port()), str(work), kind)
         label = "baseline: link, in-memory queue" if kind == "memory" else "link with offline store"
-        print(
-            f"  {label:<32} {fig['waiting']} msgs held: RSS {fig['before'] / 2**20:6.1f} MiB at start,"
-            f" {fig['after'] / 2**20:6.1f} MiB after (+{(fig['after'] - fig['before']) / 2**20:5.1f} MiB)"
-        )
+        print_rss(f"{label:<32} {fig['waiting']} msgs held:", fig)
 
 
 def main() -> None:
