@@ -48,8 +48,6 @@ class Reloader:
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._running: asyncio.Task[DeployPlan | None] | None = None
         self._again = False
-        self.idle = asyncio.Event()
-        self.idle.set()
 
     async def load_initial(self) -> DeployPlan:
         """First deploy; invalid flows raise (nothing good to keep yet)."""
@@ -70,7 +68,6 @@ class Reloader:
         """Ask for a reload after the debounce delay (SIGHUP, file events)."""
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
-        self.idle.clear()
         if self._timer:
             self._timer.cancel()
         self._timer = loop.call_later(self.debounce, self._fire)
@@ -84,15 +81,11 @@ class Reloader:
 
     async def reload(self) -> DeployPlan | None:
         """Load, validate and deploy now; on invalid flows keep the running graph."""
-        try:
-            while True:
-                self._again = False
-                plan = await self._reload_once()
-                if not self._again:
-                    return plan
-        finally:
-            if self._timer is None:
-                self.idle.set()
+        while True:
+            self._again = False
+            plan = await self._reload_once()
+            if not self._again:
+                return plan
 
     async def _reload_once(self) -> DeployPlan | None:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -156,6 +156,3 @@ class SourceNode(Node):
 async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     """Run blocking I/O (pyserial, python-can, sysfs) off the event loop."""
     return await asyncio.to_thread(fn, *args)
-
-
-Poller = Callable[[], Awaitable[None]]
