@@ -10,7 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,8 +68,6 @@ class FlowHarness:
     @staticmethod
     def _flowset(nodes: list[dict[str, Any]], tmp: Path | None) -> FlowSet:
         if tmp is None:
-            import tempfile
-
             tmp = Path(tempfile.mkdtemp(prefix="flowtest-"))
         path = tmp / "flow.json"
         path.write_text(json.dumps(nodes))
@@ -100,8 +103,6 @@ class FlowHarness:
 
     def first_payload(self, sink_id: str, check: Any, timeout: float = 10.0) -> Any:
         """The payload of the first message at the sink for which ``check(payload)`` is true."""
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             payload = self.one(sink_id, timeout=max(0.01, deadline - time.monotonic()))["payload"]
@@ -160,8 +161,6 @@ class Mosquitto:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
-        import shutil
-        import subprocess
 
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         conf = self.workdir / f"mosquitto-{self.port}.conf"
@@ -205,8 +204,6 @@ class Mosquitto:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -214,8 +211,6 @@ def free_port() -> int:
 
 def wait_for_port(port: int, timeout: float = 10.0, proc: Any = None) -> None:
     """Block until something accepts TCP connections on ``port``."""
-    import socket
-    import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -231,8 +226,6 @@ def wait_for_port(port: int, timeout: float = 10.0, proc: Any = None) -> None:
 
 def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01, what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns a truthy value; fail after ``timeout``."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -248,8 +241,6 @@ BROKER_PASSWORD = "s3cret-Pa55"
 
 
 def _openssl(*args: str, cwd: Path) -> None:
-    import subprocess
-
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
@@ -295,8 +286,6 @@ def tls_listener_config(directory: Path) -> tuple[list[str], int, Path]:
 
 def auth_broker_config(directory: Path) -> list[str]:
     """Broker config lines requiring user ``device`` with :data:`BROKER_PASSWORD`."""
-    import subprocess
-
     passwords = directory / "passwords"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "device", BROKER_PASSWORD], check=True)
     return [f"password_file {passwords}", "allow_anonymous false"]
