@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +22,7 @@ from flowengine.errors import NodeError, Problem
 from flowengine.message import Msg, clone, make_msg
 
 if TYPE_CHECKING:
+    from flowengine.clock import Clock
     from flowengine.context import Context
     from flowengine.flowfile import NodeSpec
     from flowengine.runtime import Runtime
@@ -37,6 +39,9 @@ class NodeConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+ConfigT = TypeVar("ConfigT", bound=NodeConfig)
+
+
 class NodeRef:
     """Marks a config field as the id of another node (``Annotated[str, NodeRef("mqtt-broker")]``)."""
 
@@ -50,8 +55,13 @@ class _NodeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"[{self.extra['node']}] {msg}", kwargs  # type: ignore[index]
 
 
-class Node:
-    """A running node. Subclasses set ``Config``, ``outputs`` and the ``on_*`` hooks."""
+class Node(Generic[ConfigT]):
+    """A running node. Subclasses set ``Config``, ``outputs`` and the ``on_*`` hooks.
+
+    A node type names its config model twice: as the type argument, which types
+    ``self.config``, and as ``Config``, which the graph validates flow properties
+    with: ``class DelayNode(Node[DelayConfig]): Config = DelayConfig``.
+    """
 
     Config: ClassVar[type[NodeConfig]] = NodeConfig
     #: Number of output ports; see :meth:`output_count` for config-dependent types.
@@ -62,10 +72,10 @@ class Node:
     inbox_limit: ClassVar[int] = DEFAULT_INBOX_LIMIT
     type_name: ClassVar[str] = ""
 
-    def __init__(self, spec: NodeSpec, config: NodeConfig, runtime: Runtime) -> None:
+    def __init__(self, spec: NodeSpec, config: ConfigT, runtime: Runtime) -> None:
         self.id = spec.id
         self.spec = spec
-        self.config = config
+        self.config: ConfigT = config
         self.runtime = runtime
         self.name = spec.name
         self.log = _NodeLog(logging.getLogger(f"flowengine.node.{spec.type}"), {"node": f"{spec.type}:{spec.id}"})
@@ -75,6 +85,7 @@ class Node:
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._worker: asyncio.Task[None] | None = None
+        self._handling = False
         self._closed = False
         self.last_status: dict[str, Any] = {}
 
@@ -149,6 +160,11 @@ class Node:
         """Messages waiting in the inbox."""
         return len(self._inbox)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being handled."""
+        return not self._inbox and not self._handling
+
     def send(self, msg: Msg | list[Any] | None, port: int = 0) -> None:
         """Send one message to ``port``, or a list with one entry per output port."""
         if msg is None:
@@ -169,6 +185,7 @@ class Node:
                 self._wakeup.clear()
                 await self._wakeup.wait()
             msg = self._inbox.popleft()
+            self._handling = True
             try:
                 started = time.perf_counter()
                 result = self.on_input(msg)
@@ -179,6 +196,8 @@ class Node:
                 raise
             except Exception as exc:  # a node's failure never stops the runtime
                 self.error(exc, msg)
+            finally:
+                self._handling = False
 
     def _check_blocking(self, seconds: float) -> None:
         """Name a node whose synchronous handling held the event loop (every other node waited)."""
@@ -228,11 +247,16 @@ class Node:
         if not task.cancelled() and task.exception() is not None:
             self.error(task.exception())  # type: ignore[arg-type]
 
+    @property
+    def clock(self) -> Clock:
+        """The runtime's clock: every timer, sleep and timestamp of a node comes from it."""
+        return self.runtime.clock
+
     def later(self, seconds: float, action: Callable[[], Any], name: str = "later") -> asyncio.Task[Any]:
-        """Run ``action`` once after ``seconds`` unless the node closes first."""
+        """Run ``action`` once after ``seconds`` unless the node closes first (cancel the task to drop it)."""
 
         async def wait_then_act() -> None:
-            await asyncio.sleep(seconds)
+            await self.clock.sleep(seconds)
             result = action()
             if inspect.isawaitable(result):
                 await result
@@ -240,14 +264,17 @@ class Node:
         return self.create_task(wait_then_act(), name)
 
     def every(self, seconds: float, action: Callable[[], Any], name: str = "timer") -> asyncio.Task[Any]:
-        """Run ``action`` every ``seconds`` (drift-free) until the node closes."""
+        """Run ``action`` every ``seconds`` until the node closes.
 
-        async def loop() -> None:
-            loop_ = asyncio.get_running_loop()
-            due = loop_.time()
+        Ticks stay on their grid (no drift). Ticks missed while the event loop was
+        stalled are skipped, not fired in a burst: a late tick fires once.
+        """
+
+        async def tick_forever() -> None:
+            due = self.clock.now()
             while True:
-                due += seconds
-                await asyncio.sleep(max(0.0, due - loop_.time()))
+                due = next_tick(due, seconds, self.clock.now())
+                await self.clock.sleep(due - self.clock.now())
                 try:
                     result = action()
                     if inspect.isawaitable(result):
@@ -255,7 +282,17 @@ class Node:
                 except Exception as exc:
                     self.error(exc)
 
-        return self.create_task(loop(), name)
+        return self.create_task(tick_forever(), name)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
+
+
+def next_tick(previous: float, period: float, now: float) -> float:
+    """The tick after ``previous`` on a ``period`` grid; ticks already past ``now`` are skipped."""
+    due = previous + period
+    if due <= now:
+        due += (math.floor((now - due) / period) + 1) * period
+        if due <= now:  # rounding
+            due += period
+    return due

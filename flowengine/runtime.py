@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowengine.clock import Clock, LoopClock
 from flowengine.context import ContextStores
 from flowengine.flowfile import FlowSet, flows_from_objects
 from flowengine.graph import Graph, build_graph
@@ -53,8 +54,10 @@ class Runtime:
         *,
         state_dir: Path | None = None,
         services: dict[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.registry = registry or NodeTypeRegistry()
+        self.clock: Clock = clock or LoopClock()
         self.state_dir = state_dir
         self.services: dict[str, Any] = services if services is not None else {}
         self.contexts = ContextStores(state_dir)
@@ -165,6 +168,10 @@ class Runtime:
             await self._close_nodes(set(self.nodes))
             self._routes = {}
             self.contexts.flush()
+
+    def idle(self) -> bool:
+        """No node has a message waiting or in hand (a fake clock settles on this)."""
+        return all(node.idle for node in self.nodes.values())
 
     # -- routing ----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flowengine.clock import Clock, FakeClock
 from flowengine.flowfile import FlowSet, load_flows
 from flowengine.message import Msg, make_msg
 from flowengine.node import Node
@@ -45,16 +46,47 @@ class FlowHarness:
         state_dir: Path | None = None,
         services: dict[str, Any] | None = None,
         registry: NodeTypeRegistry | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """``clock=FakeClock()`` makes time stand still until :meth:`advance` or :meth:`stall` moves it."""
         self.registry = registry or NodeTypeRegistry()
         self.registry.register("helper", HelperNode)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="flow-harness", daemon=True)
         self._thread.start()
-        self.runtime = self.call(self._make_runtime(state_dir, services or {}))
+        self.runtime = self.call(self._make_runtime(state_dir, services or {}, clock))
+        self.clock = clock
+        if isinstance(clock, FakeClock):
+            clock.idle = self.runtime.idle
 
-    async def _make_runtime(self, state_dir: Path | None, services: dict[str, Any]) -> Runtime:
-        return Runtime(self.registry, state_dir=state_dir, services=services)
+    async def _make_runtime(self, state_dir: Path | None, services: dict[str, Any], clock: Clock | None) -> Runtime:
+        return Runtime(self.registry, state_dir=state_dir, services=services, clock=clock)
+
+    @property
+    def fake_clock(self) -> FakeClock:
+        if not isinstance(self.clock, FakeClock):
+            raise TypeError("this harness runs on the real clock (FlowHarness(clock=FakeClock()))")
+        return self.clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake clock forward, firing every timer due on the way and letting the flow react."""
+        self.call(self.fake_clock.advance(seconds))
+
+    def stall(self, seconds: float) -> None:
+        """Jump the fake clock as a blocked event loop would: each overdue timer fires once."""
+        self.call(self.fake_clock.stall(seconds))
+
+    def settle(self) -> None:
+        """Let the flow handle what is in flight (fake clock: without moving time)."""
+        self.call(self.fake_clock.settle())
+
+    def taken(self, sink_id: str) -> list[Msg]:
+        """Every message the helper has received so far and not yet taken (no waiting)."""
+        q = self._queue(sink_id)
+        got = []
+        while not q.empty():
+            got.append(q.get_nowait())
+        return got
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run a coroutine on the harness loop and return its result."""
@@ -74,9 +106,19 @@ class FlowHarness:
         return load_flows([path])
 
     def inject(self, node_id: str, msg: Msg | None = None, **fields: Any) -> None:
-        """Deliver ``msg`` (or a new message built from ``fields``) to a node's input."""
+        """Deliver ``msg`` (or a new message built from ``fields``) to a node's input.
+
+        With a fake clock the flow has handled it when this returns.
+        """
         message = msg if msg is not None else make_msg(**fields)
-        self.loop.call_soon_threadsafe(self.runtime.inject, node_id, message)
+        if isinstance(self.clock, FakeClock):
+            self.call(self._inject_and_settle(node_id, message))
+        else:
+            self.loop.call_soon_threadsafe(self.runtime.inject, node_id, message)
+
+    async def _inject_and_settle(self, node_id: str, message: Msg) -> None:
+        self.runtime.inject(node_id, message)
+        await self.fake_clock.settle()
 
     def node(self, node_id: str) -> Node:
         return self.runtime.nodes[node_id]

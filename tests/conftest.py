@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from agent_support import Platform, RunningAgent, device
 
+from flowengine.clock import FakeClock
 from flowengine.config import MqttSettings
 from flowengine.mqtt import Backoff, MqttLink
 from flowengine.mqtt.testing import LoopThread
@@ -21,6 +22,16 @@ from flowengine.testing import FlowHarness, Mosquitto, auth_broker_config, tls_l
 def harness(tmp_path: Path) -> Iterator[FlowHarness]:
     """A runtime on its own loop thread, with a state dir in ``tmp_path``."""
     h = FlowHarness(state_dir=tmp_path / "state")
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FlowHarness]:
+    """A harness on a fake clock: time moves only by ``fake.advance(s)`` / ``fake.stall(s)``."""
+    h = FlowHarness(state_dir=tmp_path / "state", clock=FakeClock())
     try:
         yield h
     finally:

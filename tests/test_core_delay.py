@@ -143,3 +143,30 @@ def test_bad_config_is_reported(harness: FlowHarness, props: dict[str, object], 
     with pytest.raises(FlowConfigError) as info:
         harness.deploy(delay(**props))
     assert (info.value.problems[0].node_id, info.value.problems[0].field) == ("d", field)
+
+
+def test_fixed_delay_holds_each_message_exactly_its_delay(fake: FlowHarness) -> None:
+    fake.deploy(delay(pauseType="delay", timeout="2", timeoutUnits="seconds"))
+    fake.inject("d", payload="a")
+    fake.advance(0.5)
+    fake.inject("d", payload="b")
+    fake.advance(1.499)
+    assert fake.taken("out") == []
+    fake.advance(0.001)
+    assert [m["payload"] for m in fake.taken("out")] == ["a"]
+    fake.advance(0.499)
+    assert fake.taken("out") == []
+    fake.advance(0.001)
+    assert [m["payload"] for m in fake.taken("out")] == ["b"]
+
+
+def test_rate_limit_releases_one_message_per_period(fake: FlowHarness) -> None:
+    fake.deploy(delay(pauseType="rate", rate="2", nbRateUnits="1", rateUnits="second"))
+    for i in range(4):
+        fake.inject("d", payload=i)
+    assert [m["payload"] for m in fake.taken("out")] == [0]
+    released = []
+    for _ in range(6):
+        fake.advance(0.25)
+        released.append([m["payload"] for m in fake.taken("out")])
+    assert released == [[], [1], [], [2], [], [3]]

@@ -119,3 +119,19 @@ def test_cron_next_times() -> None:
 def test_cron_rejects_bad_schedules(text: str) -> None:
     with pytest.raises(ValueError, match="crontab"):
         Cron.parse(text)
+
+
+def test_repeat_sends_on_a_fixed_grid_of_the_fake_clock(fake: FlowHarness) -> None:
+    fake.deploy(
+        [
+            {"id": "i", "type": "inject", "repeat": "2", "payloadType": "date", "wires": [["out"]]},
+            {"id": "out", "type": "helper", "wires": []},
+        ]
+    )
+    fake.advance(1.999)
+    assert fake.taken("out") == []
+    sent = []
+    for _ in range(3):
+        fake.advance(2.0)
+        sent.append(len(fake.taken("out")))
+    assert sent == [1, 1, 1]

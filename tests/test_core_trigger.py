@@ -137,3 +137,34 @@ def test_bad_config_is_reported(harness: FlowHarness, props: dict[str, object], 
     with pytest.raises(FlowConfigError) as info:
         harness.deploy(trigger(**props))
     assert (info.value.problems[0].node_id, info.value.problems[0].field) == ("t", field)
+
+
+def test_op2_follows_op1_after_exactly_the_duration(fake: FlowHarness) -> None:
+    fake.deploy(trigger(op1="on", op1type="str", op2="off", op2type="str", duration="3", units="s"))
+    fake.inject("t", payload="go")
+    assert [m["payload"] for m in fake.taken("out")] == ["on"]
+    fake.advance(2.999)
+    assert fake.taken("out") == []
+    fake.advance(0.001)
+    assert [m["payload"] for m in fake.taken("out")] == ["off"]
+
+
+def test_extend_restarts_the_duration_from_the_last_message(fake: FlowHarness) -> None:
+    fake.deploy(trigger(op1="on", op1type="str", op2="off", op2type="str", duration="2", units="s", extend=True))
+    fake.inject("t", payload="go")
+    fake.advance(1.5)
+    fake.inject("t", payload="again")
+    fake.advance(1.999)
+    assert [m["payload"] for m in fake.taken("out")] == ["on"]
+    fake.advance(0.001)
+    assert [m["payload"] for m in fake.taken("out")] == ["off"]
+
+
+def test_repeat_resends_op1_every_duration_until_reset(fake: FlowHarness) -> None:
+    fake.deploy(trigger(op1="tick", op1type="str", op2type="nul", duration="-0.5", units="s"))
+    fake.inject("t", payload="go")
+    fake.advance(1.6)
+    assert [m["payload"] for m in fake.taken("out")] == ["tick"] * 4
+    fake.inject("t", {"_msgid": "r", "reset": True})
+    fake.advance(2.0)
+    assert fake.taken("out") == []

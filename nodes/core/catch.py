@@ -31,7 +31,7 @@ class CatchConfig(NodeConfig):
     _scope = field_validator("scope", mode="before")(scope_list)
 
 
-class CatchNode(Node):
+class CatchNode(Node[CatchConfig]):
     """Sends a message for each error of the nodes it covers. The message is the one the failing
     node was handling (a copy), with `msg.error = {message, source: {id, type, name, count}}`;
     a node that fails outside a message yields a fresh message. Scoped and flow-wide catch nodes
@@ -40,5 +40,4 @@ class CatchNode(Node):
     """
 
     Config = CatchConfig
-    config: CatchConfig
     accepts_input = False

@@ -93,7 +93,7 @@ class ChangeConfig(NodeConfig):
         return data
 
 
-class ChangeNode(Node):
+class ChangeNode(Node[ChangeConfig]):
     """Applies its rules to each message, then sends it on.
 
     - set: `p` = the value `to` (typed by `tot`); a missing msg/flow/global source deletes `p`.
@@ -108,7 +108,6 @@ class ChangeNode(Node):
     """
 
     Config = ChangeConfig
-    config: ChangeConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -45,14 +45,13 @@ class DebugConfig(NodeConfig):
         return value
 
 
-class DebugNode(Node):
+class DebugNode(Node[DebugConfig]):
     """Logs each message it receives at INFO level, prefixed with the node id: the payload, a
     chosen property, or the whole message (`complete`). Values are written as JSON, cut at
     4000 characters. With `tostatus` the value (or a running count) also becomes the node's status.
     """
 
     Config = DebugConfig
-    config: DebugConfig
     outputs = 0
 
     def __init__(self, *args: Any) -> None:

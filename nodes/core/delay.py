@@ -85,7 +85,7 @@ class DelayConfig(NodeConfig):
         return self.randomFirst * scale, self.randomLast * scale
 
 
-class DelayNode(Node):
+class DelayNode(Node[DelayConfig]):
     """Delays messages or limits their rate, as Node-RED's delay node.
 
     Delay modes hold each message for a time; `msg.reset` drops everything held; `msg.flush`
@@ -97,7 +97,6 @@ class DelayNode(Node):
     """
 
     Config = DelayConfig
-    config: DelayConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -6,13 +6,14 @@ message, and every drop is counted, logged and shown in the node's status.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import itertools
 import math
 import random
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
+from flowengine.clock import Timer
 from flowengine.message import Msg
 from nodes.core.jsvalue import js_num
 
@@ -30,7 +31,7 @@ class DelayMode:
         self.node = node
         self.config = node.config
         self.dropped = 0
-        self._status_due: asyncio.TimerHandle | None = None
+        self._status_due: Timer | None = None
 
     @property
     def held(self) -> int:
@@ -60,7 +61,7 @@ class DelayMode:
     def report(self) -> None:
         """Show the queue length soon (updates are coalesced)."""
         if self._status_due is None:
-            self._status_due = asyncio.get_running_loop().call_later(STATUS_EVERY, self._show)
+            self._status_due = self.node.clock.call_later(STATUS_EVERY, self._show)
 
     def report_now(self, shape: str = "dot") -> None:
         if self._status_due:
@@ -86,7 +87,7 @@ class TimerMode(DelayMode):
 
     def __init__(self, node: DelayNode) -> None:
         super().__init__(node)
-        self.pending: OrderedDict[int, tuple[Msg, asyncio.TimerHandle]] = OrderedDict()
+        self.pending: OrderedDict[int, tuple[Msg, Timer]] = OrderedDict()
         self._keys = itertools.count()
 
     @property
@@ -121,7 +122,7 @@ class TimerMode(DelayMode):
             handle.cancel()
             self.drop_oldest()
         key = next(self._keys)
-        handle = asyncio.get_running_loop().call_later(seconds, self._release, key)
+        handle = self.node.clock.call_later(seconds, functools.partial(self._release, key))
         self.pending[key] = (msg, handle)
 
     def _release(self, key: int) -> None:
@@ -153,7 +154,7 @@ class RateMode(DelayMode):
         self.interval = node.config.interval_seconds
         self.buffer: deque[Msg] = deque()
         self.last_sent: float | None = None
-        self._tick: asyncio.TimerHandle | None = None
+        self._tick: Timer | None = None
 
     @property
     def held(self) -> int:
@@ -178,7 +179,7 @@ class RateMode(DelayMode):
             self.last_sent = None
             self.interval = self.config.interval_seconds
             return
-        now = asyncio.get_running_loop().time()
+        now = self.node.clock.now()
         if self.last_sent is None or now - self.last_sent >= self.interval:
             self.last_sent = now
             self.emit(msg)
@@ -229,7 +230,7 @@ class RateMode(DelayMode):
             self._schedule()
 
     def _schedule(self) -> None:
-        self._tick = asyncio.get_running_loop().call_later(self.interval, self._on_tick)
+        self._tick = self.node.clock.call_later(self.interval, self._on_tick)
 
     def _on_tick(self) -> None:
         if not self.buffer:
@@ -257,7 +258,7 @@ class TopicMode(DelayMode):
         super().__init__(node)
         self.interval = node.config.interval_seconds
         self.topics: OrderedDict[Any, Msg] = OrderedDict()
-        self._tick: asyncio.TimerHandle | None = None
+        self._tick: Timer | None = None
 
     @property
     def held(self) -> int:
@@ -288,7 +289,7 @@ class TopicMode(DelayMode):
             self.drop_oldest()
         self.topics[topic] = msg
         if self._tick is None:
-            self._tick = asyncio.get_running_loop().call_later(self.interval, self._on_tick)
+            self._tick = self.node.clock.call_later(self.interval, self._on_tick)
 
     def _pop(self) -> Msg:
         msg = self.topics.popitem(last=False)[1]
@@ -299,7 +300,7 @@ class TopicMode(DelayMode):
         count = 1 if self.config.pauseType == "queue" else len(self.topics)
         for _ in range(min(count, len(self.topics))):
             self.emit(self._pop())
-        self._tick = asyncio.get_running_loop().call_later(self.interval, self._on_tick) if self.topics else None
+        self._tick = self.node.clock.call_later(self.interval, self._on_tick) if self.topics else None
         self.report()
 
     def close(self) -> None:

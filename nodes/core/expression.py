@@ -30,7 +30,7 @@ class ExpressionConfig(NodeConfig):
     _property = field_validator("property", mode="before")(lambda v: v or "payload")
 
 
-class ExpressionNode(Node):
+class ExpressionNode(Node[ExpressionConfig]):
     """Evaluates `expression` for each message and stores the result in `property`, then sends
     the message on.
 
@@ -49,7 +49,6 @@ class ExpressionNode(Node):
     """
 
     Config = ExpressionConfig
-    config: ExpressionConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -62,7 +61,7 @@ class InjectConfig(NodeConfig):
         return value.strip()
 
 
-class InjectNode(Node):
+class InjectNode(Node[InjectConfig]):
     """Sends a message built from its properties: once after deploy, every `repeat` seconds,
     on a `crontab` schedule, or whenever a message arrives at its input (like the editor's button).
 
@@ -71,7 +70,6 @@ class InjectNode(Node):
     """
 
     Config = InjectConfig
-    config: InjectConfig
 
     async def on_start(self) -> None:
         if self.config.once:
@@ -91,8 +89,8 @@ class InjectNode(Node):
 
     async def _cron_loop(self, cron: Cron) -> None:
         while True:
-            now = datetime.now()
-            await asyncio.sleep((cron.next_after(now) - now).total_seconds())
+            now = datetime.fromtimestamp(self.clock.time())
+            await self.clock.sleep((cron.next_after(now) - now).total_seconds())
             try:
                 self.trigger()
             except Exception as exc:

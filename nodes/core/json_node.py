@@ -22,7 +22,7 @@ class JsonConfig(NodeConfig):
     _property = field_validator("property", mode="before")(lambda v: v or "payload")
 
 
-class JsonNode(Node):
+class JsonNode(Node[JsonConfig]):
     """Parses a JSON string (or bytes) in `property` into a value, or writes a value as a JSON
     string, then sends the message on. A message without the property passes unchanged. Text
     that is not valid JSON is an error: the message goes to catch nodes, not to the output.
@@ -30,7 +30,6 @@ class JsonNode(Node):
     """
 
     Config = JsonConfig
-    config: JsonConfig
 
     def on_input(self, msg: Msg) -> None:
         path = self.config.property

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from flowengine.clock import Timer
 from flowengine.errors import NodeError
 from flowengine.message import Msg, clone
 from flowengine.node import Node, NodeConfig, NodeRef
@@ -28,11 +29,10 @@ class LinkInConfig(NodeConfig):
     _links = field_validator("links", mode="before")(_id_list)
 
 
-class LinkInNode(Node):
+class LinkInNode(Node[LinkInConfig]):
     """Passes on every message a `link out` or `link call` node sends to it."""
 
     Config = LinkInConfig
-    config: LinkInConfig
 
     def on_input(self, msg: Msg) -> None:
         self.send(msg)
@@ -50,14 +50,13 @@ class LinkOutConfig(NodeConfig):
     _links = field_validator("links", mode="before")(_id_list)
 
 
-class LinkOutNode(Node):
+class LinkOutNode(Node[LinkOutConfig]):
     """Sends each message to its `link in` nodes (those in `links`, plus any `link in` that lists
     this node), each target getting its own copy; or, in "return" mode, back to the `link call`
     node that started the call. Has no wires of its own.
     """
 
     Config = LinkOutConfig
-    config: LinkOutConfig
     outputs = 0
 
     def __init__(self, *args: Any) -> None:
@@ -111,23 +110,22 @@ class LinkCallConfig(NodeConfig):
     _timeout = field_validator("timeout", mode="before")(lambda v: 30 if v in ("", None) else v)
 
 
-class LinkCallNode(Node):
+class LinkCallNode(Node[LinkCallConfig]):
     """Calls a `link in` node like a subroutine: the message goes there, and what a `link out`
     in "return" mode sends back comes out of this node. No answer within `timeout` seconds
     reports "timeout" (with the original message) to catch nodes.
     """
 
     Config = LinkCallConfig
-    config: LinkCallConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._waiting: dict[str, tuple[Msg, asyncio.TimerHandle]] = {}
+        self._waiting: dict[str, tuple[Msg, Timer]] = {}
 
     def on_input(self, msg: Msg) -> None:
         target = self._target(msg)
         event_id = os.urandom(8).hex()
-        handle = asyncio.get_running_loop().call_later(self.config.timeout, self._timed_out, event_id)
+        handle = self.clock.call_later(self.config.timeout, functools.partial(self._timed_out, event_id))
         self._waiting[event_id] = (clone(msg), handle)
         stack = msg.get("_linkSource")
         msg["_linkSource"] = (

@@ -98,11 +98,10 @@ class MqttBrokerConfig(NodeConfig):
             raise ValueError(f"{field}: {err['msg']}") from None
 
 
-class MqttBrokerNode(Node):
+class MqttBrokerNode(Node[MqttBrokerConfig]):
     """Owns an :class:`MqttLink`; mqtt in/out nodes naming it in ``broker`` share it."""
 
     Config = MqttBrokerConfig
-    config: MqttBrokerConfig
     outputs = 0
     accepts_input = False
     link: MqttLink | None = None

@@ -20,13 +20,12 @@ class StatusConfig(NodeConfig):
     _scope = field_validator("scope", mode="before")(scope_list)
 
 
-class StatusNode(Node):
+class StatusNode(Node[StatusConfig]):
     """Sends `msg.status = {fill, shape, text, source: {id, type, name}}` whenever a node it
     watches changes its status (for example a connection going down, or a node reporting an error).
     """
 
     Config = StatusConfig
-    config: StatusConfig
     accepts_input = False
 
     def __init__(self, *args: Any) -> None:

@@ -144,7 +144,7 @@ class SwitchConfig(NodeConfig):
     _checkall = field_validator("checkall", mode="before")(lambda v: True if v in ("", None) else v)
 
 
-class SwitchNode(Node):
+class SwitchNode(Node[SwitchConfig]):
     """Tests one property of each message against its rules and sends the message to the output
     of every matching rule (or only the first, with `checkall` false). Comparisons follow
     JavaScript, as in Node-RED: "5" equals 5, and numbers in strings compare as numbers.
@@ -153,7 +153,6 @@ class SwitchNode(Node):
     """
 
     Config = SwitchConfig
-    config: SwitchConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from flowengine.clock import Timer
 from flowengine.message import Msg, clone, get_path
 from flowengine.node import Node, NodeConfig
 from nodes.core.jsvalue import js_num, js_str
@@ -92,12 +92,12 @@ class TriggerConfig(NodeConfig):
 class _Topic:
     """What the node remembers about one topic between its two messages."""
 
-    timer: asyncio.TimerHandle | None = None
+    timer: Timer | None = None
     m2: Any = None
     latest: Msg | None = None
 
 
-class TriggerNode(Node):
+class TriggerNode(Node[TriggerConfig]):
     """On a message, sends `op1` at once, then `op2` after `duration`; messages arriving in
     between are ignored (or, with `extend`, restart the time). `msg.reset`, or a payload equal
     to `reset`, cancels the pending second message. With `duration` 0 it sends once and waits
@@ -106,7 +106,6 @@ class TriggerNode(Node):
     """
 
     Config = TriggerConfig
-    config: TriggerConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -198,14 +197,14 @@ class TriggerNode(Node):
             return render(str(value), msg)
         return typed_value(self, value, vtype, msg)
 
-    def _later(self, seconds: float, action: Any, *args: Any) -> asyncio.TimerHandle:
+    def _later(self, seconds: float, action: Any, *args: Any) -> Timer:
         def run() -> None:
             try:
                 action(*args)
             except Exception as exc:  # a timer must not lose the error
                 self.error(exc, next((a for a in args if isinstance(a, dict)), None))
 
-        return asyncio.get_running_loop().call_later(seconds, run)
+        return self.clock.call_later(seconds, run)
 
     def _delay(self, msg: Msg) -> float:
         if self.config.overrideDelay and "delay" in msg:

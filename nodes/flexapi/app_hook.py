@@ -30,7 +30,7 @@ def hooks_of(services: dict[str, Any]) -> dict[str, AppHookNode]:
     return services.setdefault(SERVICE, {})  # type: ignore[no-any-return]
 
 
-class AppHookNode(Node):
+class AppHookNode(Node[AppHookConfig]):
     """Declares app keys (valid in app/control and app/refresh) and emits ``{key: value}`` of its keys."""
 
     Config = AppHookConfig

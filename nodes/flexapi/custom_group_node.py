@@ -19,7 +19,7 @@ class CustomGroupConfig(NodeConfig):
     interest: dict[str, str] = Field(min_length=1, description="key: alias ('' = no alias)")
 
 
-class CustomGroupNode(Node):
+class CustomGroupNode(Node[CustomGroupConfig]):
     """Publishes ``{root}/{group_name}/info`` every ``interval`` seconds with only the interest keys."""
 
     Config = CustomGroupConfig

@@ -11,7 +11,7 @@ from nodes.flexapi.handler import device_config
 from nodes.flexapi.topics import request_filters, topic_root
 
 
-class FlexApiInNode(Node):
+class FlexApiInNode(Node[NodeConfig]):
     """Emits ``{topic, payload: bytes, retain}`` for every request; subscribes nothing but request topics."""
 
     Config = NodeConfig

@@ -23,7 +23,7 @@ def encode(payload: Any) -> bytes:
 LINK_STATUS_PERIOD = 2.0
 
 
-class FlexApiOutNode(Node):
+class FlexApiOutNode(Node[NodeConfig]):
     """Publishes ``msg.payload`` (JSON) on ``msg.topic`` with the device's QoS.
 
     Its status shows the link: connected or offline, and how many info messages

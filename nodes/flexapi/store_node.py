@@ -7,7 +7,7 @@ from flowengine.node import Node, NodeConfig
 from nodes.flexapi.values import latest_values
 
 
-class StoreNode(Node):
+class StoreNode(Node[NodeConfig]):
     """Takes source msgs ``{payload: {"<prefix>.<param>": value, ...}}`` and keeps the latest of each."""
 
     Config = NodeConfig

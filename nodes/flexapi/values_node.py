@@ -31,7 +31,7 @@ class ValuesConfig(NodeConfig):
         return keys
 
 
-class ValuesNode(Node):
+class ValuesNode(Node[ValuesConfig]):
     """Sends the latest values of the watched keys as ``msg.payload = {key: value}`` (None = invalid).
 
     In ``change`` mode it sends only the keys whose value changed, as the sources
@@ -41,7 +41,6 @@ class ValuesNode(Node):
     """
 
     Config = ValuesConfig
-    config: ValuesConfig
     accepts_input = False
 
     def __init__(self, *args: Any) -> None:

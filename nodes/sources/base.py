@@ -36,7 +36,7 @@ class SourceConfig(NodeConfig):
     )
 
 
-class SourceNode(Node):
+class SourceNode(Node[SourceConfig]):
     """Base of the hardware sources; subclasses implement :meth:`run_backend`."""
 
     Config: ClassVar[type[NodeConfig]] = SourceConfig
