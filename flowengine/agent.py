@@ -67,7 +67,9 @@ class Agent:
         remove_stale_temp_files(state_dir)
         os.environ.update(flow_environment(self.config))
         self.link = self.build_link()
-        self.runtime = Runtime(state_dir=state_dir, services={"device": self.config, "mqtt": self.link})
+        self.runtime = Runtime(
+            state_dir=state_dir, services={"device": self.config, "mqtt": self.link}, env=dict(os.environ)
+        )
         if self.default_flow:  # generated nodes (custom groups) attach to the default flow's nodes
             for name, objects in generated_nodes(state_dir).items():
                 self.runtime.preload_generated(name, objects)

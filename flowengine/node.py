@@ -231,6 +231,10 @@ class Node(Generic[ConfigT]):
         self.status("red", "ring", text[:60])
         self.runtime.report_error(self, text, clone(msg) if msg is not None else make_msg())
 
+    def env_get(self, name: str) -> Any:
+        """An environment value as Node-RED's ``env.get`` sees it (tab env, then the allowed process env)."""
+        return self.runtime.env_value(self, name)
+
     def context(self, scope: str = "node") -> Context:
         """The node, flow or global context store."""
         return self.runtime.contexts.get(scope, self)

@@ -8,7 +8,9 @@ place, so unchanged nodes keep their state and their queued messages.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,9 +57,13 @@ class Runtime:
         state_dir: Path | None = None,
         services: dict[str, Any] | None = None,
         clock: Clock | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.registry = registry or NodeTypeRegistry()
         self.clock: Clock = clock or LoopClock()
+        #: The only process environment flows can read (``env`` values, ``env.get``): the agent
+        #: fills it with its own variables and an allow-list, never the whole environment.
+        self.env: Mapping[str, str] = dict(env or {})
         self.state_dir = state_dir
         self.services: dict[str, Any] = services if services is not None else {}
         self.contexts = ContextStores(state_dir)
@@ -169,6 +175,14 @@ class Runtime:
             self._routes = {}
             self.contexts.flush()
 
+    def env_value(self, node: Node, name: str) -> Any:
+        """Node-RED's ``env.get``: the node's tab ``env`` first, then :attr:`env` (None when unset)."""
+        tab = self.graph.flows.tabs.get(node.spec.z, {}) if self.graph else {}
+        for item in tab.get("env") or ():
+            if isinstance(item, Mapping) and item.get("name") == name:
+                return _typed_env(item, self.env)
+        return self.env.get(name)
+
     def idle(self) -> bool:
         """No node has a message waiting or in hand (a fake clock settles on this)."""
         return all(node.idle for node in self.nodes.values())
@@ -240,3 +254,24 @@ class Runtime:
     @staticmethod
     def _source(node: Node) -> dict[str, Any]:
         return {"id": node.id, "type": node.type_name, "name": node.name}
+
+
+def _typed_env(item: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    """A tab env entry ``{name, value, type}`` as Node-RED types it (str, num, bool, json, env)."""
+    value, kind = item.get("value", ""), item.get("type", "str")
+    if kind == "num":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value
+        return int(number) if number.is_integer() else number
+    if kind == "bool":
+        return str(value).lower() == "true"
+    if kind == "json":
+        try:
+            return json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            return value
+    if kind == "env":
+        return env.get(str(value))
+    return value

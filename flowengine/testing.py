@@ -47,14 +47,17 @@ class FlowHarness:
         services: dict[str, Any] | None = None,
         registry: NodeTypeRegistry | None = None,
         clock: Clock | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """``clock=FakeClock()`` makes time stand still until :meth:`advance` or :meth:`stall` moves it."""
+        """``clock=FakeClock()`` makes time stand still until :meth:`advance` or :meth:`stall` moves it;
+        ``env`` is the process environment the flows may read."""
         self.registry = registry or NodeTypeRegistry()
         self.registry.register("helper", HelperNode)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="flow-harness", daemon=True)
         self._thread.start()
         self.runtime = self.call(self._make_runtime(state_dir, services or {}, clock))
+        self.runtime.env = dict(env or {})
         self.clock = clock
         if isinstance(clock, FakeClock):
             clock.idle = self.runtime.idle

@@ -46,8 +46,8 @@ def test_props_use_legacy_fields_when_value_missing(harness: FlowHarness) -> Non
     assert msg["a"] == {"b": {"x": [1, 2]}}
 
 
-def test_props_read_env_flow_and_global(harness: FlowHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLOWTEST_VALUE", "from-env")
+def test_props_read_env_flow_and_global(harness: FlowHarness) -> None:
+    harness.runtime.env = {"FLOWTEST_VALUE": "from-env"}
     props = [
         {"p": "payload", "v": "FLOWTEST_VALUE", "vt": "env"},
         {"p": "f", "v": "count", "vt": "flow"},
@@ -135,3 +135,23 @@ def test_repeat_sends_on_a_fixed_grid_of_the_fake_clock(fake: FlowHarness) -> No
         fake.advance(2.0)
         sent.append(len(fake.taken("out")))
     assert sent == [1, 1, 1]
+
+
+def test_env_reads_the_tab_env_first_then_only_the_allowed_environment(
+    harness: FlowHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWTEST_SECRET", "leaked")
+    harness.runtime.env = {"SITE": "north"}
+    tab_env = [{"name": "LIMIT", "value": "120", "type": "num"}, {"name": "ON", "value": "true", "type": "bool"}]
+    props = [
+        {"p": "payload", "v": "LIMIT", "vt": "env"},
+        {"p": "on", "v": "ON", "vt": "env"},
+        {"p": "site", "v": "SITE", "vt": "env"},
+        {"p": "secret", "v": "FLOWTEST_SECRET", "vt": "env"},
+    ]
+    harness.deploy(
+        [{"id": "t1", "type": "tab", "env": tab_env}, node("i", "inject", [["out"]], props=props, z="t1"), sink()]
+    )
+    harness.inject("i")
+    msg = harness.one("out")
+    assert (msg["payload"], msg["on"], msg["site"], msg["secret"]) == (120, True, "north", "")

@@ -6,7 +6,6 @@ Shared by inject, change, switch and trigger so all read typed values the same w
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from datetime import UTC, datetime
@@ -16,9 +15,9 @@ from flowengine.errors import NodeError
 from flowengine.message import Msg, clone, get_path
 from flowengine.node import Node
 
-STATIC_TYPES = frozenset({"str", "num", "bool", "json", "date", "env", "bin"})
+STATIC_TYPES = frozenset({"str", "num", "bool", "json", "date", "bin"})
 #: Every value type the shared evaluator understands.
-VALUE_TYPES = STATIC_TYPES | {"msg", "flow", "global"}
+VALUE_TYPES = STATIC_TYPES | {"msg", "flow", "global", "env"}
 #: Node-RED store prefix of a context key: ``#:(file)::key``.
 _STORE_PREFIX = re.compile(r"^#:\((\S+?)\)::")
 
@@ -38,8 +37,6 @@ def static_value(value: Any, vtype: str) -> Any:
             raise NodeError(f"invalid JSON value {value!r}: {exc.msg}") from exc
     if vtype == "date":
         return _date(value)
-    if vtype == "env":
-        return os.environ.get(str(value), "")
     if vtype == "bin":
         return _binary(value)
     raise NodeError(f"unsupported value type {vtype!r}")
@@ -51,6 +48,9 @@ def typed_value(node: Node, value: Any, vtype: str, msg: Msg | None) -> Any:
         return get_path(msg or {}, str(value))
     if vtype in ("flow", "global"):
         return clone(node.context(vtype).get(context_key(value)))
+    if vtype == "env":
+        found = node.env_get(str(value))
+        return "" if found is None else found
     return static_value(value, vtype)
 
 
