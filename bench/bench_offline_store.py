@@ -222,7 +222,7 @@ async def link_outage(kind: str, port: int, work: Path, with_store: bool) -> dic
     link = make_link(port, work / f"{kind}.db" if with_store else None, pace=None)
     await link.start()
     for second in range(OUTAGE_S):
-        futures = [link.publish(TOPIC, summary_payload(second * GROUPS + g)) for g in range(GROUPS)]
+        futures = [link.publish(TOPIC, summary_payload(second * GROUPS + g), durable=True) for g in range(GROUPS)]
         if with_store:
             await asyncio.gather(*futures)
     after = proc.memory_info().rss
@@ -247,7 +247,7 @@ async def store_then_replay(
     link = make_link(broker.port, store_path, pace)
     await link.start()
     start = time.perf_counter()
-    futures = [link.publish(TOPIC, m) for m in msgs]
+    futures = [link.publish(TOPIC, m, durable=True) for m in msgs]
     if store_path is not None:
         await asyncio.gather(*futures)  # settled = on disk
     stored = time.perf_counter() - start

@@ -1,49 +1,63 @@
 """``flowengine run``: the device agent process.
 
 Wires the pieces together: device config -> MQTT link -> runtime with the
-default flow, the user's flow directories and the nodes generated from state
-(custom groups) -> hot reload, SIGHUP reload, clean shutdown on SIGTERM/SIGINT.
+installed packages' default flows, the user's flow directories and the nodes the
+packages generate from their state -> hot reload, SIGHUP reload, clean shutdown
+on SIGTERM/SIGINT. Nothing here knows what the flows do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import fnmatch
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from flowengine.config import DeviceConfig
+from flowengine.errors import StateError
+from flowengine.mqtt import MqttLink
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT
+from flowengine.plugins import plugins
 from flowengine.reload import FlowSource, Reloader
 from flowengine.runtime import Runtime
-from flowengine.state import remove_stale_temp_files
+from flowengine.services import Services
+from flowengine.state import prepare_state_dir
 
 log = logging.getLogger("flowengine.agent")
 
-#: Device config sections read by shared services rather than by one source node.
-SHARED_SECTIONS = {"vehicle"}
-
-#: Code that generates nodes from the state dir, deployed with the flow files: name -> "module:function".
-GENERATORS: dict[str, str] = {"custom-groups": "nodes.flexapi.custom_groups:generated_nodes"}
-#: The Offline Data Store's database, in the state dir.
+#: The offline store's database, in the state dir.
 OFFLINE_STORE_FILE = "offline.db"
 
 
+def default_flows() -> list[Path]:
+    """The flow files the installed packages ship as their default."""
+    return [path for plugin in plugins() for path in plugin.default_flows()]
+
+
 def generated_nodes(state_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every generator's nodes for ``state_dir`` (a generator that is not installed yields none)."""
+    """Every package's generated nodes for ``state_dir``, by generator name."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for name, target in GENERATORS.items():
-        module_name, _, attr = target.partition(":")
-        try:
-            generate = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError):
-            continue
-        found[name] = generate(state_dir)
+    for plugin in plugins():
+        found.update(plugin.generated_nodes(state_dir))
     return found
+
+
+def flow_environment(config: DeviceConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What flows may read of the environment: the agent's variables, the packages', and the allow-list.
+
+    The process environment (it may hold the broker password) reaches flows only
+    through ``[flows] env`` names or patterns.
+    """
+    environ = os.environ if environ is None else environ
+    allowed = {k: v for k, v in environ.items() if any(fnmatch.fnmatchcase(k, p) for p in config.flows.env)}
+    own = {"FLOWENGINE_CLIENT_ID": config.mqtt.client_id, "FLOWENGINE_STATE_DIR": str(config.state_dir)}
+    for plugin in plugins():
+        own.update(plugin.flow_env(config))
+    return {**allowed, **own}
 
 
 class Agent:
@@ -55,29 +69,27 @@ class Agent:
     def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: bool = True) -> None:
         self.config = config
         self.default_flow = default_flow
-        files = [_default_flow()] if default_flow else []
-        self.source = FlowSource(files=files, dirs=list(flow_dirs))
+        self.env = flow_environment(config)
+        files = default_flows() if default_flow else []
+        self.source = FlowSource(files=files, dirs=list(flow_dirs), env=self.env)
         self.stopping = asyncio.Event()
         self.runtime: Runtime | None = None
-        self.link: Any = None
+        self.link: MqttLink | None = None
 
     async def run(self) -> None:
         state_dir = self.config.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_files(state_dir)
-        os.environ.update(flow_environment(self.config))
+        prepare_state_dir(state_dir)
         self.link = self.build_link()
-        self.runtime = Runtime(
-            state_dir=state_dir, services={"device": self.config, "mqtt": self.link}, env=dict(os.environ)
-        )
-        if self.default_flow:  # generated nodes (custom groups) attach to the default flow's nodes
+        self.runtime = Runtime(state_dir=state_dir, services=Services(self.config, self.link), env=self.env)
+        if self.default_flow:  # generated nodes belong to their package's default flow
             for name, objects in generated_nodes(state_dir).items():
                 self.runtime.preload_generated(name, objects)
         reloader = Reloader(self.runtime, self.source)
         await self.link.start(wait=False)  # flows run while the broker is out of reach; the link keeps trying
         try:
             await reloader.load_initial()
-            self._warn_unused_sections()
+            for plugin in plugins():
+                plugin.started(self.runtime, self.config)
             reloader.watch()
             self._install_signals(reloader)
             log.info("agent running as %r (%d nodes)", self.config.mqtt.client_id, len(self.runtime.nodes))
@@ -88,33 +100,35 @@ class Agent:
             await self.link.close()
             log.info("agent stopped")
 
-    def build_link(self) -> Any:
-        """The device's MQTT link; with ``flexapi.offline_store`` on, info messages wait on disk while offline."""
-        from flowengine.mqtt import MqttLink
+    def build_link(self) -> MqttLink:
+        """The device's MQTT link; with ``mqtt.offline_store`` on, durable messages wait on disk while offline.
+
+        A store that cannot be opened (read-only or broken state dir) leaves the link
+        in memory mode, said once in the log and in ``offline_stats()``.
+        """
         from flowengine.mqtt.offline_store import OfflineStore
 
-        flexapi = self.config.flexapi
-        store = None
-        if flexapi.offline_store:
-            path = self.config.state_dir / OFFLINE_STORE_FILE
-            store = OfflineStore(path, flexapi.offline_max_messages, flexapi.offline_max_bytes)
+        mqtt = self.config.mqtt
+        store, problem = None, None
+        if mqtt.offline_store:
+            try:
+                store = OfflineStore(
+                    self.config.state_dir / OFFLINE_STORE_FILE, mqtt.offline_max_messages, mqtt.offline_max_bytes
+                )
+            except StateError as exc:
+                problem = str(exc)
+                log.error("offline store unavailable, durable messages wait in memory instead: %s", exc)
         return MqttLink(
-            self.config.mqtt,
+            mqtt,
             name="device",
             queue_limit=self.queue_limit,
             offline_store=store,
-            replay_rate=flexapi.offline_replay_rate,
+            offline_problem=problem,
+            replay_rate=mqtt.offline_replay_rate,
         )
 
     def stop(self) -> None:
         self.stopping.set()
-
-    def _warn_unused_sections(self) -> None:
-        """A ``[sources.X]`` no node reads is most likely a typo: say so instead of ignoring it."""
-        assert self.runtime is not None
-        used = {getattr(node, "section_name", None) for node in self.runtime.nodes.values()} | SHARED_SECTIONS
-        for section in sorted(set(self.config.sources) - used):
-            log.warning("device config section [sources.%s] is not used by any running source node", section)
 
     def _install_signals(self, reloader: Reloader) -> None:
         loop = asyncio.get_running_loop()
@@ -124,20 +138,3 @@ class Agent:
             loop.add_signal_handler(signal.SIGINT, self.stop)
         except (NotImplementedError, RuntimeError):  # not the main thread (embedding, tests)
             log.debug("signal handlers not installed")
-
-
-def flow_environment(config: DeviceConfig) -> dict[str, str]:
-    """Variables flow files can use as ``${NAME}``: the device's identity and FlexAPI topic root."""
-    mqtt = config.mqtt
-    root = f"v1/{mqtt.client_id}"
-    return {
-        "FLOWENGINE_CLIENT_ID": mqtt.client_id,
-        "FLOWENGINE_TOPIC_ROOT": f"{mqtt.topic_prefix}/{root}" if mqtt.topic_prefix else root,
-        "FLOWENGINE_STATE_DIR": str(config.state_dir),
-    }
-
-
-def _default_flow() -> Path:
-    from flows import default_flow
-
-    return default_flow()

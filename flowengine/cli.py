@@ -1,31 +1,39 @@
-"""The ``flowengine`` command line (see DESIGN.md, "Command line")."""
+"""The ``flowengine`` command line.
+
+``run``, ``validate``, ``graph`` and ``nodes`` belong to the runtime; installed
+node packages add their own commands and ``run`` options (see
+:mod:`flowengine.plugins`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from flowengine import __version__
 from flowengine.errors import FlowConfigError, FlowError
+from flowengine.plugins import plugins
 
 log = logging.getLogger("flowengine")
 
+DESCRIPTION = """\
+A Node-RED-style flow runtime. `run` starts the device agent: the shipped default
+flow plus your flow directories, hot-reloaded. The other commands check, draw and
+document flows, or manage the state of installed node packages.
+Documentation: docs/index.md in the flowengine source tree."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "log_level", "info"))
+    setup_logging(getattr(args, "log_level", "info"))
     try:
         return int(args.handler(args) or 0)
-    except FlowConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except FlowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -33,92 +41,126 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flowengine", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowengine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"flowengine {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub.add_parser("run", help="run the device agent (default flow + your flows, hot-reloaded)"))
-    validate = sub.add_parser("validate", help="check flow files; exit 1 listing every problem")
-    validate.add_argument("paths", nargs="+", type=Path, help="flow files or directories of *.json")
-    validate.set_defaults(handler=cmd_validate)
-    graph = sub.add_parser("graph", help="print the wiring of flow files")
-    graph.add_argument("paths", nargs="+", type=Path)
-    graph.add_argument("--format", choices=["text", "dot", "svg"], default="text")
-    graph.add_argument("--state-dir", type=Path, help="also show nodes generated from this state dir (custom groups)")
-    graph.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
-    graph.set_defaults(handler=cmd_graph)
-    nodes = sub.add_parser("nodes", help="list node types, or write the node reference (--markdown)")
-    nodes.add_argument("--markdown", action="store_true")
+    _add_validate(
+        sub.add_parser("validate", help="check flow files as `run` would load them; exit 1 listing every problem")
+    )
+    _add_graph(sub.add_parser("graph", help="draw the wiring of flow files (text, Graphviz DOT or SVG)"))
+    nodes = sub.add_parser("nodes", help="list the installed node types, or write the node reference")
+    nodes.add_argument("--markdown", action="store_true", help="print the whole node reference as Markdown")
     nodes.set_defaults(handler=cmd_nodes)
-    _add_config(sub.add_parser("config", help="export, import or reset the FlexAPI configuration"))
+    for plugin in plugins():
+        plugin.add_commands(sub)
     return parser
 
 
 def _add_run(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--config", type=Path, help="device config file (TOML or JSON)")
+    run.add_argument("--config", type=Path, metavar="FILE", help="device config file (TOML, or JSON by extension)")
     run.add_argument(
-        "--flows", type=Path, action="append", default=[], metavar="DIR", help="directory of *.json flows (repeatable)"
+        "--flows",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory of *.json flow files (repeatable)",
     )
-    run.add_argument("--no-default-flow", action="store_true", help="do not load the shipped FlexAPI agent flow")
+    run.add_argument(
+        "--no-default-flow", action="store_true", help="do not load the flows the installed packages ship as default"
+    )
     run.add_argument("--simulate", action="store_true", default=None, help="run every source on its simulated backend")
-    run.add_argument("--broker", metavar="HOST[:PORT]")
-    run.add_argument("--client-id")
-    run.add_argument("--username")
-    run.add_argument("--password", help="prefer the FLOWENGINE_PASSWORD environment variable")
-    run.add_argument("--tls-ca", type=Path)
-    run.add_argument("--tls-cert", type=Path)
-    run.add_argument("--tls-key", type=Path)
-    run.add_argument("--tls-insecure", action="store_true", default=None)
-    run.add_argument("--keepalive", type=int)
-    run.add_argument("--clean-session", action="store_true", default=None)
-    run.add_argument("--qos", type=int, choices=[0, 1])
-    run.add_argument("--topic-prefix")
-    run.add_argument("--include-invalid", action="store_true", default=None)
-    run.add_argument("--offline-store", action="store_true", default=None)
-    run.add_argument("--state-dir", type=Path)
-    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    add_broker_options(run)
+    run.add_argument("--keepalive", type=int, metavar="S", help="MQTT keepalive in seconds (default 60)")
+    run.add_argument("--clean-session", action="store_true", default=None, help="start a clean MQTT session")
+    run.add_argument("--qos", type=int, choices=[0, 1], help="QoS of everything the agent publishes (default 1)")
+    run.add_argument(
+        "--offline-store",
+        action="store_true",
+        default=None,
+        help="keep durable messages on disk while the broker is out of reach (default: in memory)",
+    )
+    run.add_argument("--state-dir", type=Path, metavar="DIR", help="where durable state is kept (default ./state)")
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default info)",
+    )
+    for plugin in plugins():
+        plugin.add_run_options(run)
     run.set_defaults(handler=cmd_run)
 
 
-def _add_config(config: argparse.ArgumentParser) -> None:
-    actions = config.add_subparsers(dest="action", required=True)
-    for name, help_text in (("export", "write the configuration to FILE"), ("import", "replace it with FILE")):
-        action = actions.add_parser(name, help=help_text)
-        action.add_argument("file", type=Path)
-        action.add_argument("--state-dir", type=Path, default=Path("state"))
-    reset = actions.add_parser("restore-defaults", help="every group back to its defaults; custom groups removed")
-    reset.add_argument("--state-dir", type=Path, default=Path("state"))
-    config.set_defaults(handler=cmd_config)
+def add_broker_options(parser: argparse.ArgumentParser) -> None:
+    """Broker, credential and TLS flags, shared by every command that connects to a broker."""
+    parser.add_argument("--broker", metavar="HOST[:PORT]", help="MQTT broker (default 127.0.0.1:1883)")
+    parser.add_argument("--client-id", help="MQTT client id, 1..128 bytes of UTF-8 (default flowengine-<hostname>)")
+    parser.add_argument("--username", help="MQTT user name")
+    parser.add_argument("--password", help="MQTT password; prefer the FLOWENGINE_PASSWORD environment variable")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificate: turns TLS on, server verified")
+    parser.add_argument(
+        "--tls-cert", type=Path, metavar="FILE", help="client certificate for TLS client authentication"
+    )
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="private key of --tls-cert")
+    parser.add_argument(
+        "--tls-insecure", action="store_true", default=None, help="do not verify the server certificate (testing only)"
+    )
+    parser.add_argument("--topic-prefix", metavar="P", help="prefix every topic with P/")
+
+
+def _add_validate(validate: argparse.ArgumentParser) -> None:
+    validate.add_argument("paths", nargs="+", type=Path, help="flow files, or directories of *.json flow files")
+    validate.add_argument(
+        "--no-default-flow", action="store_true", help="check these files alone, without the shipped default flows"
+    )
+    validate.set_defaults(handler=cmd_validate)
+
+
+def _add_graph(graph: argparse.ArgumentParser) -> None:
+    graph.add_argument("paths", nargs="+", type=Path, help="flow files, or directories of *.json flow files")
+    graph.add_argument("--format", choices=["text", "dot", "svg"], default="text", help="output format (default text)")
+    graph.add_argument(
+        "--state-dir", type=Path, metavar="DIR", help="also draw the nodes packages generate from this state dir"
+    )
+    graph.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    graph.set_defaults(handler=cmd_graph)
 
 
 def device_config_from(args: argparse.Namespace) -> Any:
     """The device config: the --config file, overridden by the flags that were given."""
     from flowengine.config import load_device_config
 
-    host, port = _broker(args.broker)
-    overrides = {
-        "mqtt.host": host,
-        "mqtt.port": port,
-        "mqtt.client_id": args.client_id,
-        "mqtt.username": args.username,
-        "mqtt.password": args.password,
-        "mqtt.tls_ca": args.tls_ca,
-        "mqtt.tls_cert": args.tls_cert,
-        "mqtt.tls_key": args.tls_key,
-        "mqtt.tls_insecure": args.tls_insecure,
-        "mqtt.keepalive": args.keepalive,
-        "mqtt.clean_session": args.clean_session,
-        "mqtt.qos": args.qos,
-        "mqtt.topic_prefix": args.topic_prefix,
-        "flexapi.include_invalid": args.include_invalid,
-        "flexapi.offline_store": args.offline_store,
-        "simulate": args.simulate,
-        "state_dir": args.state_dir,
-    }
+    overrides = {**broker_overrides(args), **_run_overrides(args)}
+    for plugin in plugins():
+        overrides.update(plugin.run_overrides(args))
     return load_device_config(args.config, overrides)
 
 
-def _broker(value: str | None) -> tuple[str | None, int | None]:
+def broker_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Device config values of the broker flags (None where a flag was not given)."""
+    host, port = parse_broker(args.broker)
+    names = ("client_id", "username", "password", "tls_ca", "tls_cert", "tls_key", "tls_insecure", "topic_prefix")
+    return {"mqtt.host": host, "mqtt.port": port, **{f"mqtt.{n}": getattr(args, n, None) for n in names}}
+
+
+def _run_overrides(args: argparse.Namespace) -> Mapping[str, Any]:
+    return {
+        "mqtt.keepalive": args.keepalive,
+        "mqtt.clean_session": args.clean_session,
+        "mqtt.qos": args.qos,
+        "mqtt.offline_store": args.offline_store,
+        "simulate": args.simulate,
+        "state_dir": args.state_dir,
+    }
+
+
+def parse_broker(value: str | None) -> tuple[str | None, int | None]:
+    """``host``, ``host:port`` or ``[v6]:port`` -> (host, port)."""
     if not value:
         return None, None
     host, sep, port = value.rpartition(":")
@@ -142,13 +184,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from flowengine.flowfile import load_flows
+    from flowengine.agent import default_flows
+    from flowengine.flowfile import flow_files, load_flows
     from flowengine.graph import build_graph
     from flowengine.registry import NodeTypeRegistry
 
-    flows = load_flows(args.paths)
-    if not flows.files:
+    if not flow_files(args.paths):
         raise FlowConfigError("no flow files found")
+    defaults = [] if args.no_default_flow else default_flows()
+    flows = load_flows([*defaults, *args.paths])
     graph = build_graph(flows, NodeTypeRegistry())
     print(f"ok: {len(flows.files)} file(s), {len(graph.specs)} node(s)")
     return 0
@@ -195,26 +239,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_config(args: argparse.Namespace) -> int:
-    from nodes.flexapi import configfile
-
-    if args.action == "export":
-        args.file.write_text(json.dumps(configfile.export_config(args.state_dir), indent=2) + "\n")
-        print(f"exported to {args.file}")
-    elif args.action == "import":
-        try:
-            data = json.loads(args.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise FlowConfigError(f"{args.file}: cannot read a JSON configuration: {exc}") from exc
-        configfile.import_config(args.state_dir, data)
-        print(f"imported {args.file} into {args.state_dir} (takes effect at the next start)")
-    else:
-        configfile.restore_defaults(args.state_dir)
-        print(f"restored defaults in {args.state_dir} (takes effect at the next start)")
-    return 0
-
-
-def _setup_logging(level: str) -> None:
+def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

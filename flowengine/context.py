@@ -7,11 +7,15 @@ atomically when changed, at most once per ``flush_interval`` and on close.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowengine.errors import StateError
 from flowengine.message import delete_path, get_path, set_path
-from flowengine.state import read_json, write_json
+from flowengine.state import encode_json, read_json, write_atomic_in_order, write_atomic_off_loop
+
+log = logging.getLogger("flowengine.context")
 
 if TYPE_CHECKING:
     from flowengine.node import Node
@@ -80,15 +84,35 @@ class ContextStores:
         except RuntimeError:
             self.flush()
             return
-        self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+        self._flush_handle = loop.call_later(self.flush_interval, self._flush_soon)
 
     def flush(self) -> None:
-        """Write flow and global context to the state dir now, if changed."""
+        """Write flow and global context to the state dir now, if changed (on this thread: shutdown)."""
+        data = self._take()
+        if data is not None and self._path is not None:
+            try:
+                write_atomic_in_order(self._path, data)
+            except StateError as exc:
+                log.error("context not saved: %s", exc)
+
+    def _flush_soon(self) -> None:
+        """The periodic flush: encoded here, written on the state writer's thread."""
+        data = self._take()
+        if data is not None and self._path is not None:
+            task = asyncio.get_running_loop().create_task(write_atomic_off_loop(self._path, data))
+            task.add_done_callback(_report_failure)
+
+    def _take(self) -> bytes | None:
         if self._flush_handle:
             self._flush_handle.cancel()
             self._flush_handle = None
         if not (self._path and self._dirty):
-            return
+            return None
         self._dirty = False
         flows = {z: c.data for z, c in self._flows.items() if c.data}
-        write_json(self._path, {"global": self.global_.data, "flow": flows})
+        return encode_json({"global": self.global_.data, "flow": flows})
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("context not saved: %s", task.exception())

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,10 @@ from flowengine.errors import Problem
 #: Node-RED object types that describe the editor, not running nodes.
 LAYOUT_TYPES = frozenset({"tab", "comment", "group", "junction"})
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ENGINE_KEYS = frozenset({"id", "type", "name", "z", "d", "x", "y", "g", "w", "h", "wires"})
+#: A flowengine extension: a node may declare the nodes that feed it, so a flow file (or code that
+#: generates nodes) can tap or join a node defined in another file without editing that file.
+WIRED_FROM = "wiredFrom"
+_ENGINE_KEYS = frozenset({"id", "type", "name", "z", "d", "x", "y", "g", "w", "h", "wires", WIRED_FROM})
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,21 @@ class FlowSet:
         tab = self.tabs.get(spec.z, {})
         return bool(spec.raw.get("d")) or bool(tab.get("disabled"))
 
+    def with_declared_inputs(self) -> FlowSet:
+        """This set with every ``wiredFrom`` turned into a wire on the feeding node (problems collected).
+
+        An entry is a node id (its output 0) or ``[id, port]``.
+        """
+        resolved = FlowSet(dict(self.nodes), dict(self.tabs), list(self.files), list(self.problems))
+        for spec in self.nodes.values():
+            for source, port in _declared_inputs(spec, resolved):
+                feeder = resolved.nodes[source]
+                ports = [list(p) for p in feeder.wires] + [[] for _ in range(port + 1 - len(feeder.wires))]
+                if spec.id not in ports[port]:
+                    ports[port].append(spec.id)
+                resolved.nodes[source] = replace(feeder, wires=tuple(tuple(p) for p in ports))
+        return resolved
+
 
 def flow_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand directories to their ``*.json`` files (sorted); keep plain files."""
@@ -76,8 +93,12 @@ def flow_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def load_flows(paths: Iterable[str | Path], env: Mapping[str, str] | None = None) -> FlowSet:
-    """Load flow files; problems are collected in ``FlowSet.problems``, never raised."""
-    env = os.environ if env is None else env
+    """Load flow files; problems are collected in ``FlowSet.problems``, never raised.
+
+    ``${NAME}`` is substituted from ``env`` only (none given: nothing), never from the
+    whole process environment, which may hold secrets.
+    """
+    env = env or {}
     flows = FlowSet()
     for path in flow_files(paths):
         flows.files.append(str(path))
@@ -149,6 +170,35 @@ def _add_object(flows: FlowSet, file: str, obj: Any) -> None:
             flows.problems.append(Problem(file, node_id, "wires", "must be a list of lists of node ids"))
             return
         flows.nodes[node_id] = NodeSpec(node_id, node_type, file, obj, wires)
+
+
+def _declared_inputs(spec: NodeSpec, flows: FlowSet) -> list[tuple[str, int]]:
+    value = spec.raw.get(WIRED_FROM)
+    if value is None:
+        return []
+    entries = value if isinstance(value, list) else [value]
+    found: list[tuple[str, int]] = []
+    for index, entry in enumerate(entries):
+        source, port = _source_port(entry)
+        if not isinstance(source, str) or not isinstance(port, int) or isinstance(port, bool) or port < 0:
+            flows.problems.append(
+                Problem(spec.file, spec.id, f"{WIRED_FROM}[{index}]", "must be a node id or [node id, output port]")
+            )
+        elif source not in flows.nodes:
+            flows.problems.append(
+                Problem(spec.file, spec.id, f"{WIRED_FROM}[{index}]", f"no node {source!r} to be wired from")
+            )
+        else:
+            found.append((source, port))
+    return found
+
+
+def _source_port(entry: Any) -> tuple[Any, Any]:
+    if isinstance(entry, str):
+        return entry, 0
+    if isinstance(entry, list) and len(entry) == 2:
+        return entry[0], entry[1]
+    return None, None
 
 
 def _shape_problem(obj: Any) -> str | None:

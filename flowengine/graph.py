@@ -49,6 +49,7 @@ def build_graph(flows: FlowSet, registry: NodeTypeRegistry, device: Any = None) 
 
     Raises :class:`FlowConfigError` listing every problem.
     """
+    flows = flows.with_declared_inputs()
     graph = Graph(flows)
     problems = list(flows.problems)
     for spec in flows.nodes.values():

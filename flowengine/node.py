@@ -114,6 +114,9 @@ class Node(Generic[ConfigT]):
     async def on_close(self) -> None:
         """Release resources opened in ``on_start``."""
 
+    def on_deployed(self, started: set[str]) -> None:
+        """A deploy finished; ``started`` are the ids of the nodes it (re)started (this one may be among them)."""
+
     # -- lifecycle (engine-owned) -----------------------------------------------------
 
     async def start(self) -> None:
@@ -178,6 +181,10 @@ class Node(Generic[ConfigT]):
                 if item is not None:
                     pairs.append((index, item))
         self.runtime.route(self, pairs)
+
+    def send_to(self, targets: set[str], msg: Msg, port: int = 0) -> None:
+        """Send ``msg`` on ``port`` to those of its wired targets whose ids are in ``targets`` only."""
+        self.runtime.route_to(self, port, targets, msg)
 
     async def _drain(self) -> None:
         while True:

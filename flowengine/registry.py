@@ -1,36 +1,38 @@
 """Node types by name: a ``name -> "module:Class"`` table that imports on demand.
 
-Shipped types are listed in :data:`nodes.BUILTIN_TYPES`; other packages add
-types through the ``flowengine.nodes`` entry-point group, as Node-RED contrib
-packages do (entry point name = node type, value = ``module:Class``).
+Every type comes from the ``flowengine.nodes`` entry-point group (see
+:mod:`flowengine.plugins`), the shipped ones exactly as a third-party package's,
+the way Node-RED loads its core and contrib nodes alike.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Iterator, Mapping
-from importlib.metadata import entry_points
 
 from flowengine.errors import FlowError
 from flowengine.node import Node
-
-ENTRY_POINT_GROUP = "flowengine.nodes"
+from flowengine.plugins import node_type_table
 
 
 class UnknownNodeType(FlowError, KeyError):
     """No node type of that name is registered."""
 
+    def __init__(self, name: str, hint: str = "") -> None:
+        super().__init__(name)
+        self.name = name
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"unknown node type {self.name!r}" + (f"; {self.hint}" if self.hint else "")
+
 
 class NodeTypeRegistry:
     """Resolves node type names to classes, importing each module on first use."""
 
-    def __init__(self, table: Mapping[str, str] | None = None, *, plugins: bool = True) -> None:
-        from nodes import BUILTIN_TYPES
-
-        self._table: dict[str, str] = dict(BUILTIN_TYPES if table is None else table)
-        if plugins:
-            for ep in entry_points(group=ENTRY_POINT_GROUP):
-                self._table.setdefault(ep.name, ep.value)
+    def __init__(self, table: Mapping[str, str] | None = None) -> None:
+        self._table: dict[str, str] = dict(node_type_table() if table is None else table)
         self._classes: dict[str, type[Node]] = {}
 
     def register(self, name: str, target: str | type[Node]) -> None:
@@ -52,12 +54,17 @@ class NodeTypeRegistry:
         if name in self._classes:
             return self._classes[name]
         if name not in self._table:
-            raise UnknownNodeType(name)
+            raise UnknownNodeType(name, self.suggestion(name))
         module_name, _, attr = self._table[name].partition(":")
         cls = getattr(importlib.import_module(module_name), attr)
         if not (isinstance(cls, type) and issubclass(cls, Node)):
             raise FlowError(f"node type {name!r}: {self._table[name]} is not a Node subclass")
         return self._bind(name, cls)
+
+    def suggestion(self, name: str) -> str:
+        """A hint for an unknown type: the closest registered names."""
+        close = difflib.get_close_matches(name, list(self._table), n=2, cutoff=0.6)
+        return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
     def _bind(self, name: str, cls: type[Node]) -> type[Node]:
         if not cls.type_name:

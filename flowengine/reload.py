@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -26,12 +26,15 @@ log = logging.getLogger("flowengine.reload")
 class FlowSource:
     """The flow files a runtime runs: fixed files plus every ``*.json`` in watched directories."""
 
-    def __init__(self, files: Sequence[Path] = (), dirs: Sequence[Path] = ()) -> None:
+    def __init__(
+        self, files: Sequence[Path] = (), dirs: Sequence[Path] = (), env: Mapping[str, str] | None = None
+    ) -> None:
         self.files = list(files)
         self.dirs = list(dirs)
+        self.env = dict(env or {})
 
     def load(self) -> FlowSet:
-        return load_flows([*self.files, *self.dirs])
+        return load_flows([*self.files, *self.dirs], self.env)
 
 
 class Reloader:

@@ -17,11 +17,13 @@ from typing import Any
 
 from flowengine.clock import Clock, LoopClock
 from flowengine.context import ContextStores
+from flowengine.errors import FlowConfigError, Problem
 from flowengine.flowfile import FlowSet, flows_from_objects
 from flowengine.graph import Graph, build_graph
 from flowengine.message import Msg, clone, make_msg
 from flowengine.node import Node
 from flowengine.registry import NodeTypeRegistry
+from flowengine.services import Services
 
 log = logging.getLogger("flowengine.runtime")
 
@@ -55,23 +57,23 @@ class Runtime:
         registry: NodeTypeRegistry | None = None,
         *,
         state_dir: Path | None = None,
-        services: dict[str, Any] | None = None,
+        services: Services | None = None,
         clock: Clock | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.registry = registry or NodeTypeRegistry()
+        self.state_dir = state_dir
+        self.services = services if services is not None else Services()
         self.clock: Clock = clock or LoopClock()
         #: The only process environment flows can read (``env`` values, ``env.get``): the agent
         #: fills it with its own variables and an allow-list, never the whole environment.
         self.env: Mapping[str, str] = dict(env or {})
-        self.state_dir = state_dir
-        self.services: dict[str, Any] = services if services is not None else {}
         self.contexts = ContextStores(state_dir)
         self.graph: Graph | None = None
-        self.nodes: dict[str, Node] = {}
-        self._routes: dict[str, list[list[Node]]] = {}
-        self._catchers: list[Node] = []
-        self._watchers: list[Node] = []
+        self.nodes: dict[str, Node[Any]] = {}
+        self._routes: dict[str, list[list[Node[Any]]]] = {}
+        self._catchers: list[Node[Any]] = []
+        self._watchers: list[Node[Any]] = []
         self._deploy_lock = asyncio.Lock()
         self._file_flows = FlowSet()
         self._generated: dict[str, list[dict[str, Any]]] = {}
@@ -81,8 +83,9 @@ class Runtime:
     async def deploy(self, flows: FlowSet) -> DeployPlan:
         """Validate ``flows`` (plus generated nodes) and make them the running graph.
 
-        Raises :class:`~flowengine.errors.FlowConfigError` (listing every problem)
-        before touching anything when the new set is invalid.
+        All or nothing: raises :class:`~flowengine.errors.FlowConfigError` (listing every
+        problem) and leaves the running graph as it was when the new set is invalid, or
+        when a new node cannot be built or started.
         """
         async with self._deploy_lock:
             plan = await self._deploy(flows, self._generated)
@@ -94,7 +97,7 @@ class Runtime:
         self._generated[source] = objects
 
     async def update_generated(self, source: str, objects: list[dict[str, Any]]) -> DeployPlan:
-        """Replace the nodes that code generated under ``source`` (e.g. custom groups) and redeploy.
+        """Replace the nodes that code generated under ``source`` and redeploy.
 
         Generated nodes are ordinary nodes in the graph; ``source`` names them in
         problems. Raises :class:`~flowengine.errors.FlowConfigError` and changes
@@ -110,20 +113,31 @@ class Runtime:
         flows = files
         for source, objects in generated.items():
             flows = flows_from_objects(source, objects, flows)
-        graph = build_graph(flows, self.registry, self.services.get("device"))
+        graph = build_graph(flows, self.registry, self.services.device)
         plan = self._plan(graph)
-        await self._close_nodes(plan.removed | plan.changed)
-        for node_id in plan.restarted:
-            spec = graph.specs[node_id]
-            self.nodes[node_id] = graph.classes[node_id](spec, graph.configs[node_id], self)
+        built = self._build(graph, plan.restarted)
+        old_graph, retired = self.graph, await self._retire(plan.removed | plan.changed)
         for node_id in plan.rewired:
             self.nodes[node_id].spec = graph.specs[node_id]
-        self.graph = graph
-        self._rewire()
-        await self._start_nodes([i for i in graph.active_ids() if i in plan.restarted])
+        self.nodes.update(built)
+        self._install(graph)
+        failures = await self._start_nodes([i for i in graph.active_ids() if i in built])
+        if failures:
+            await self._roll_back(built, retired, old_graph)
+            raise FlowConfigError(failures)
+        for node_id in plan.removed | plan.changed:
+            self.contexts.forget_node(node_id)
         if plan.removed or plan.restarted or plan.rewired:
             log.info("deployed: %s", plan)
+        self._tell_deployed(set(built))
         return plan
+
+    def _tell_deployed(self, started: set[str]) -> None:
+        for node in list(self.nodes.values()):
+            try:
+                node.on_deployed(started)
+            except Exception as exc:
+                node.error(exc)
 
     def _plan(self, new: Graph) -> DeployPlan:
         old_specs = self.graph.specs if self.graph else {}
@@ -142,40 +156,83 @@ class Runtime:
         plan.rewired -= plan.changed
         return plan
 
+    def _build(self, graph: Graph, ids: set[str]) -> dict[str, Node[Any]]:
+        """Construct the new nodes before anything running is touched; a failure names the node."""
+        built: dict[str, Node[Any]] = {}
+        problems: list[Problem] = []
+        for node_id in ids:
+            spec = graph.specs[node_id]
+            try:
+                built[node_id] = graph.classes[node_id](spec, graph.configs[node_id], self)
+            except Exception as exc:
+                log.debug("constructor of %s failed", node_id, exc_info=exc)
+                problems.append(Problem(spec.file, node_id, None, f"cannot be created: {_reason(exc)}"))
+        if problems:
+            raise FlowConfigError(problems)
+        return built
+
+    async def _retire(self, ids: set[str]) -> dict[str, Node[Any]]:
+        """Close the nodes a deploy replaces or removes; they are returned for a roll-back."""
+        closing = {i: self.nodes.pop(i) for i in ids if i in self.nodes}
+        await asyncio.gather(*(n.close() for n in closing.values()))
+        return closing
+
+    async def _roll_back(self, built: dict[str, Node[Any]], retired: dict[str, Node[Any]], old: Graph | None) -> None:
+        """A new node failed to start: close the new ones and bring the replaced ones back."""
+        for node_id in built:
+            self.nodes.pop(node_id, None)
+        await asyncio.gather(*(n.close() for n in built.values()))
+        if old is not None:
+            for node_id, spec in old.specs.items():
+                if node_id in self.nodes:
+                    self.nodes[node_id].spec = spec
+            revived = {i: old.classes[i](old.specs[i], old.configs[i], self) for i in retired}
+            self.nodes.update(revived)
+            self._install(old)
+            failed = await self._start_nodes([i for i in old.active_ids() if i in revived])
+            for problem in failed:
+                log.error("roll-back: %s", problem)
+        else:
+            self.graph = None
+            self._rewire()
+        log.error("deploy rolled back: the previous graph keeps running")
+
+    def _install(self, graph: Graph) -> None:
+        self.graph = graph
+        self._rewire()
+
     def _rewire(self) -> None:
-        assert self.graph is not None
-        routes: dict[str, list[list[Node]]] = {}
+        specs = self.graph.specs if self.graph is not None else {}
+        routes: dict[str, list[list[Node[Any]]]] = {}
         for node_id in self.nodes:
-            ports = self.graph.specs[node_id].wires
+            ports = specs[node_id].wires if node_id in specs else ()
             routes[node_id] = [[self.nodes[t] for t in port if t in self.nodes] for port in ports]
         self._routes = routes
         nodes = list(self.nodes.values())
         self._catchers = [n for n in nodes if n.type_name == "catch"]
         self._watchers = [n for n in nodes if n.type_name == "status"]
 
-    async def _start_nodes(self, ids: list[str]) -> None:
+    async def _start_nodes(self, ids: list[str]) -> list[Problem]:
+        """Start nodes in order (config nodes first); the problems of those that failed."""
+        problems = []
         for node_id in ids:
             node = self.nodes[node_id]
             try:
                 await node.start()
             except Exception as exc:
-                node.error(f"failed to start: {exc}")
+                log.error("%s %s failed to start: %s", node.type_name, node_id, _reason(exc))
                 log.debug("start failure of %s", node_id, exc_info=exc)
-
-    async def _close_nodes(self, ids: set[str]) -> None:
-        closing = [self.nodes.pop(i) for i in ids if i in self.nodes]
-        await asyncio.gather(*(n.close() for n in closing))
-        for node in closing:
-            self.contexts.forget_node(node.id)
+                problems.append(Problem(node.spec.file, node_id, None, f"failed to start: {_reason(exc)}"))
+        return problems
 
     async def stop(self) -> None:
         """Close every node and flush persistent context."""
         async with self._deploy_lock:
-            await self._close_nodes(set(self.nodes))
+            await self._retire(set(self.nodes))
             self._routes = {}
             self.contexts.flush()
 
-    def env_value(self, node: Node, name: str) -> Any:
+    def env_value(self, node: Node[Any], name: str) -> Any:
         """Node-RED's ``env.get``: the node's tab ``env`` first, then :attr:`env` (None when unset)."""
         tab = self.graph.flows.tabs.get(node.spec.z, {}) if self.graph else {}
         for item in tab.get("env") or ():
@@ -189,7 +246,7 @@ class Runtime:
 
     # -- routing ----------------------------------------------------------------------
 
-    def route(self, source: Node, pairs: list[tuple[int, Msg]]) -> None:
+    def route(self, source: Node[Any], pairs: list[tuple[int, Msg]]) -> None:
         """Deliver messages from ``source``'s ports; every extra delivery gets a clone."""
         ports = self._routes.get(source.id)
         if not ports:
@@ -211,11 +268,18 @@ class Runtime:
                     delivered.add(id(msg))
                     target.receive(msg)
 
+    def route_to(self, source: Node[Any], port: int, targets: set[str], msg: Msg) -> None:
+        """Deliver ``msg`` from ``source``'s ``port`` to the wired targets in ``targets`` only."""
+        ports = self._routes.get(source.id) or []
+        chosen = [t for t in ports[port] if t.id in targets] if port < len(ports) else []
+        for index, target in enumerate(chosen):
+            target.receive(clone(msg) if index else msg)
+
     def inject(self, node_id: str, msg: Msg) -> None:
         """Hand a message to a node from outside the graph (tests, tools)."""
         self.nodes[node_id].receive(msg)
 
-    def report_error(self, source: Node, text: str, msg: Msg) -> None:
+    def report_error(self, source: Node[Any], text: str, msg: Msg) -> None:
         """Route a node's error to the catch nodes that cover it."""
         previous: dict[str, Any] = msg["error"] if isinstance(msg.get("error"), dict) else {}
         count = int(previous.get("source", {}).get("count", 0)) + 1
@@ -226,7 +290,7 @@ class Runtime:
         for catcher in self._covering(self._catchers, source):
             catcher.send(clone(msg))
 
-    def report_status(self, source: Node, status: dict[str, Any]) -> None:
+    def report_status(self, source: Node[Any], status: dict[str, Any]) -> None:
         """Route a node's status to the status nodes that cover it."""
         if not self._watchers or source.type_name == "status":
             return
@@ -235,11 +299,11 @@ class Runtime:
             watcher.send(clone(msg))
 
     @staticmethod
-    def _covering(listeners: list[Node], source: Node) -> list[Node]:
+    def _covering(listeners: list[Node[Any]], source: Node[Any]) -> list[Node[Any]]:
         """Listeners scoped to ``source`` or flow-wide in its tab; ``uncaught`` ones only as a fallback."""
-        scoped: list[Node] = []
-        flow_wide: list[Node] = []
-        fallback: list[Node] = []
+        scoped: list[Node[Any]] = []
+        flow_wide: list[Node[Any]] = []
+        fallback: list[Node[Any]] = []
         for node in listeners:
             scope = getattr(node.config, "scope", None)
             if node is source:
@@ -252,7 +316,7 @@ class Runtime:
         return (scoped + flow_wide) or fallback
 
     @staticmethod
-    def _source(node: Node) -> dict[str, Any]:
+    def _source(node: Node[Any]) -> dict[str, Any]:
         return {"id": node.id, "type": node.type_name, "name": node.name}
 
 
@@ -275,3 +339,7 @@ def _typed_env(item: Mapping[str, Any], env: Mapping[str, str]) -> Any:
     if kind == "env":
         return env.get(str(value))
     return value
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -39,16 +43,54 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, value: Any) -> None:
     """Atomically write ``value`` as JSON."""
-    write_atomic(path, json.dumps(value, indent=1, sort_keys=True).encode())
+    write_atomic(path, encode_json(value))
+
+
+def encode_json(value: Any) -> bytes:
+    return json.dumps(value, indent=1, sort_keys=True).encode()
+
+
+@functools.cache
+def _writer() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="state-writer")
+
+
+async def write_atomic_off_loop(path: Path, data: bytes) -> None:
+    """:func:`write_atomic` on the state writer's own thread: the event loop never waits for an fsync,
+    and state writes never queue behind hardware reads in the default executor. Writes run in order."""
+    await asyncio.get_running_loop().run_in_executor(_writer(), write_atomic, path, data)
+
+
+def write_atomic_in_order(path: Path, data: bytes) -> None:
+    """:func:`write_atomic` on the state writer's thread, waiting for it: after every earlier write."""
+    _writer().submit(write_atomic, path, data).result()
+
+
+async def write_json_off_loop(path: Path, value: Any) -> None:
+    """:func:`write_json` on the state writer's thread (the value is encoded first, on the caller's)."""
+    await write_atomic_off_loop(path, encode_json(value))
 
 
 def read_json(path: Path, default: Any) -> Any:
-    """Read a JSON state file; a corrupt one is moved aside (logged loudly) and ``default`` returned."""
+    """Read a JSON state file; a corrupt one is moved aside (logged loudly) and ``default`` returned.
+
+    Never follows a FIFO or a device into a blocking read: what is not a regular
+    file is logged as invalid and ignored. A missing file or directory is not an
+    error (first start, or a state dir problem already reported at start-up).
+    """
     try:
-        return json.loads(path.read_bytes())
-    except FileNotFoundError:
+        data = read_regular_file(path)
+    except (FileNotFoundError, NotADirectoryError):
         return default
-    except (OSError, ValueError) as exc:
+    except StateError as exc:
+        log.error("STATE FILE INVALID: %s; using defaults", exc)
+        return default
+    except OSError as exc:
+        log.error("STATE FILE UNREADABLE: %s (%s); using defaults", path, exc.strerror or exc)
+        return default
+    try:
+        return json.loads(data)
+    except ValueError as exc:
         aside = aside_path(path)
         try:
             os.replace(path, aside)
@@ -56,6 +98,21 @@ def read_json(path: Path, default: Any) -> Any:
             aside = path
         log.error("STATE FILE CORRUPT: %s (%s); moved to %s, starting from defaults", path, exc, aside)
         return default
+
+
+def read_regular_file(path: Path, limit: int = 64 * 1024 * 1024) -> bytes:
+    """The bytes of a regular file; raises StateError for a FIFO, device, directory or oversized file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StateError(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise StateError(f"{path} is larger than {limit} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    finally:
+        os.close(fd)
 
 
 def aside_path(path: Path, companions: tuple[str, ...] = ("",)) -> Path:
@@ -71,11 +128,39 @@ def aside_path(path: Path, companions: tuple[str, ...] = ("",)) -> Path:
     return Path(name)
 
 
+def prepare_state_dir(directory: Path) -> bool:
+    """Make sure the state dir can be used; a problem is one clear log line, never a crash.
+
+    Returns False when it cannot hold state (missing on a read-only filesystem, a
+    regular file, not writable): the agent runs on defaults, and every change it
+    is asked to make is refused (the write fails and is answered as a device error).
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            raise NotADirectoryError(f"{directory} is not a directory")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"{directory} is not writable")
+    except OSError as exc:
+        log.error("STATE DIR UNUSABLE: %s (%s): running on defaults, changes cannot be saved", directory, _why(exc))
+        return False
+    remove_stale_temp_files(directory)
+    return True
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def remove_stale_temp_files(directory: Path) -> int:
     """Delete temp files that a killed writer left behind; call only while nothing writes state."""
-    stale = [p for p in directory.rglob(".*.tmp") if p.is_file()]
-    for path in stale:
-        path.unlink(missing_ok=True)
+    try:
+        stale = [p for p in directory.rglob(".*.tmp") if p.is_file()]
+        for path in stale:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cannot remove stale temp files in %s: %s", directory, _why(exc))
+        return 0
     if stale:
         log.warning("removed %d temp file(s) left by an interrupted write in %s", len(stale), directory)
     return len(stale)

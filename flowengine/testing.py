@@ -21,20 +21,29 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flowengine.clock import Clock, FakeClock
+from flowengine.config import DeviceConfig
 from flowengine.flowfile import FlowSet, load_flows
 from flowengine.message import Msg, make_msg
-from flowengine.node import Node
+from flowengine.node import Node, NodeConfig
 from flowengine.registry import NodeTypeRegistry
 from flowengine.runtime import DeployPlan, Runtime
+from flowengine.services import Link, Services
 
 T = TypeVar("T")
 
 
-class HelperNode(Node):
+class HelperSinks(dict[str, "queue.Queue[Msg]"]):
+    """What each helper node received, by node id (shared through the runtime's services)."""
+
+    def of(self, sink_id: str) -> queue.Queue[Msg]:
+        return self.setdefault(sink_id, queue.Queue())
+
+
+class HelperNode(Node[NodeConfig]):
     """A sink that records every message it receives, for assertions."""
 
     def on_input(self, msg: Msg) -> None:
-        self.runtime.services.setdefault("helper", {}).setdefault(self.id, queue.Queue()).put(msg)
+        self.runtime.services.shared(HelperSinks, HelperSinks).of(self.id).put(msg)
 
 
 class FlowHarness:
@@ -44,7 +53,8 @@ class FlowHarness:
         self,
         *,
         state_dir: Path | None = None,
-        services: dict[str, Any] | None = None,
+        device: DeviceConfig | None = None,
+        link: Link | None = None,
         registry: NodeTypeRegistry | None = None,
         clock: Clock | None = None,
         env: dict[str, str] | None = None,
@@ -56,13 +66,13 @@ class FlowHarness:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="flow-harness", daemon=True)
         self._thread.start()
-        self.runtime = self.call(self._make_runtime(state_dir, services or {}, clock))
+        self.runtime = self.call(self._make_runtime(state_dir, Services(device, link), clock))
         self.runtime.env = dict(env or {})
         self.clock = clock
         if isinstance(clock, FakeClock):
             clock.idle = self.runtime.idle
 
-    async def _make_runtime(self, state_dir: Path | None, services: dict[str, Any], clock: Clock | None) -> Runtime:
+    async def _make_runtime(self, state_dir: Path | None, services: Services, clock: Clock | None) -> Runtime:
         return Runtime(self.registry, state_dir=state_dir, services=services, clock=clock)
 
     @property
@@ -123,12 +133,11 @@ class FlowHarness:
         self.runtime.inject(node_id, message)
         await self.fake_clock.settle()
 
-    def node(self, node_id: str) -> Node:
+    def node(self, node_id: str) -> Node[Any]:
         return self.runtime.nodes[node_id]
 
     def _queue(self, sink_id: str) -> queue.Queue[Msg]:
-        sinks = self.runtime.services.setdefault("helper", {})
-        return sinks.setdefault(sink_id, queue.Queue())  # type: ignore[no-any-return]
+        return self.runtime.services.shared(HelperSinks, HelperSinks).of(sink_id)
 
     def received(self, sink_id: str, count: int = 1, timeout: float = 5.0) -> list[Msg]:
         """Wait for ``count`` messages at a helper node; fail after ``timeout`` seconds."""
@@ -178,7 +187,7 @@ class FlowHarness:
 
 def run_source(node_id: str, node_type: str, device: Any, interval: float = 0.1, **props: Any) -> FlowHarness:
     """A harness running one source node (with ``device`` as its DeviceConfig) wired to helper ``out``."""
-    harness = FlowHarness(services={"device": device})
+    harness = FlowHarness(device=device)
     node = {"id": node_id, "type": node_type, "interval": interval, "wires": [["out"]], **props}
     try:
         harness.deploy([node, {"id": "out", "type": "helper", "wires": []}])

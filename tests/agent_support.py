@@ -295,7 +295,7 @@ def device(broker: Mosquitto, state_dir: Path, client_id: str, **extra: Any) -> 
 
 def has_values(agent: RunningAgent, *prefixes: str) -> Callable[[], bool]:
     def check() -> bool:
-        values = agent.runtime.services["flexapi.store"].values
+        values = agent.runtime.nodes["flexapi-values"].latest
         return all(values.get(f"{p}.ts") is not None for p in prefixes)
 
     return check

@@ -46,9 +46,23 @@ def test_validate_ok(tmp_path: Path) -> None:
     good.write_text(
         json.dumps([{"id": "a", "type": "inject", "wires": [["b"]]}, {"id": "b", "type": "debug", "wires": []}])
     )
-    result = flowengine("validate", str(tmp_path))
+    result = flowengine("validate", "--no-default-flow", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "ok: 1 file(s), 2 node(s)" in result.stdout
+
+
+def test_validate_checks_user_flows_with_the_default_flow(tmp_path: Path) -> None:
+    user = [{"id": "tap", "type": "debug", "wiredFrom": ["flexapi-values"], "wires": []}]
+    (tmp_path / "user.json").write_text(json.dumps(user))
+    result = flowengine("validate", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 file(s)" in result.stdout
+    (tmp_path / "user.json").write_text(json.dumps([*user, {"id": "flexapi-out", "type": "debug", "wires": []}]))
+    clash = flowengine("validate", str(tmp_path))
+    assert clash.returncode == 1
+    assert "node flexapi-out: id: duplicate id (also in" in clash.stderr
+    alone = flowengine("validate", "--no-default-flow", str(tmp_path))
+    assert "node tap: wiredFrom[0]: no node 'flexapi-values' to be wired from" in alone.stderr
 
 
 def test_validate_no_files(tmp_path: Path) -> None:

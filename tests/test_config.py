@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.cli import _parser, device_config_from
+from flowengine.cli import build_parser, device_config_from
 from flowengine.config import PASSWORD_ENV, load_device_config
 from flowengine.errors import FlowConfigError
+from nodes.flexapi.device_settings import flexapi_settings
+from nodes.sources.settings import SourcesSection, source_settings
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    return _parser().parse_args(["run", *argv])
+    return build_parser().parse_args(["run", *argv])
 
 
 def test_toml_file_then_flags(tmp_path: Path) -> None:
@@ -25,8 +27,8 @@ def test_toml_file_then_flags(tmp_path: Path) -> None:
     config = device_config_from(parse("--config", str(conf), "--broker", "10.0.0.2:1884", "--qos", "1"))
     assert (config.mqtt.host, config.mqtt.port, config.mqtt.qos) == ("10.0.0.2", 1884, 1)
     assert config.mqtt.client_id == "VG7102021092401"
-    assert config.flexapi.include_invalid is True
-    assert config.source("gnss") == {"port": "/dev/ttyUSB3"}
+    assert flexapi_settings(config).include_invalid is True
+    assert source_settings(config, "gnss") == {"port": "/dev/ttyUSB3"}
     assert config.mqtt.keepalive == 60 and config.mqtt.clean_session is False
 
 
@@ -76,6 +78,8 @@ def test_the_user_guide_config_example_loads_with_defaults(tmp_path: Path) -> No
     conf.write_text(example)
     config = load_device_config(conf)
     defaults = load_device_config(None, {"mqtt.client_id": "VG7102021092401"})
-    assert config.flexapi == defaults.flexapi
+    assert flexapi_settings(config) == flexapi_settings(defaults)
     assert config.mqtt == defaults.mqtt
-    assert set(config.sources) == {"gnss", "obd", "io", "motion", "modem1", "sysinfo", "1-wire", "vehicle"}
+    assert config.flows == defaults.flows
+    sources = config.section("sources", SourcesSection).root
+    assert set(sources) == {"gnss", "obd", "io", "motion", "modem1", "sysinfo", "1-wire", "vehicle"}

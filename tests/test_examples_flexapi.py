@@ -36,9 +36,8 @@ def test_overspeed_alert_raises_once(harness: FlowHarness, tmp_path: Path) -> No
     for node in nodes:  # the sink stands in for the MQTT publisher
         if node["type"] == "mqtt out":
             node.update(type="helper")
-    harness.deploy([{"id": "store", "type": "flexapi store", "wires": []}, *nodes], tmp_path)
-    harness.inject("store", topic="obd", payload={"obd.speed": 90})
-    harness.inject("store", topic="obd", payload={"obd.speed": 130})
-    harness.inject("store", topic="obd", payload={"obd.speed": 135})
+    harness.deploy([{"id": "flexapi-values", "type": "flexapi values", "wires": []}, *nodes], tmp_path)
+    for speed in (90, 130, 135):
+        harness.inject("flexapi-values", topic="obd", payload={"obd.speed": speed})
     assert harness.one("overspeed_publish")["payload"] == {"alert": "overspeed", "state": "raised"}
     assert harness.nothing("overspeed_publish", within=0.3)

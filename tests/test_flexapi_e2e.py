@@ -141,7 +141,7 @@ def test_io_and_app_control(agent: RunningAgent, platform: Platform) -> None:
     sent = {"io.D01": 1, "io.DO2_pullup": 1}
     assert platform.request("io/control", sent)["result"] == sent
     assert platform.request("io/control", {"io.DO1": 0})["error"] == "device_busy"
-    wait_until(lambda: agent.runtime.services["flexapi.store"].values.get("io.DO1") == 1, what="DO1 reported")
+    wait_until(lambda: agent.runtime.nodes["flexapi-values"].latest.get("io.DO1") == 1, what="DO1 reported")
     assert platform.request("io/refresh")["result"]["io.DO1"] == 1
     assert platform.request("app/refresh")["result"] == {"app.wifi_mode_2g": -1, "app.wifi_mode_5g": -1}
     assert platform.request("app/control", {"app.wifi_mode_5g": 1})["result"] == {"app.wifi_mode_5g": 1}
@@ -185,7 +185,7 @@ def test_state_survives_a_restart(broker: Mosquitto, tmp_path: Path, client_id: 
         assert p.request("group/get")["result"] == [{"group_name": "keep", "interval": 10, "interest": {"io.AI1": "a"}}]
         assert p.request("userdata/refresh")["result"] == {"userdata.driver": "Ann"}
         assert p.request("app/refresh")["result"]["app.wifi_mode_2g"] == 1
-        wait_until(lambda: running.runtime.services["flexapi.store"].values.get("io.DO3") == 1, 5, what="DO3 restored")
+        wait_until(lambda: running.runtime.nodes["flexapi-values"].latest.get("io.DO3") == 1, 5, what="DO3 restored")
         assert p.request("io/refresh")["result"]["io.DO3"] == 1
     finally:
         p.close()

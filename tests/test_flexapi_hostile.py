@@ -20,7 +20,7 @@ from nodes.flexapi import statefiles
 from nodes.flexapi.envelope import MAX_DESC_CHARS, RequestError, decode_request, failure
 from nodes.flexapi.groups import GROUPS
 from nodes.flexapi.io_control import OUTPUT_KEYS
-from nodes.flexapi.request_node import ERRORS_PORT, RequestNode
+from nodes.flexapi.request_node import RequestNode
 
 LIMIT = 64 * 1024
 
@@ -154,8 +154,11 @@ def test_anything_decodes_to_plain_safe_json_or_is_refused(raw: bytes) -> None:
 
 
 def request_flow() -> list[dict[str, Any]]:
-    outputs: list[list[str]] = [[] for _ in range(ERRORS_PORT)] + [["answers"]]
-    return [{"id": "req", "type": "flexapi request", "wires": outputs}, {"id": "answers", "type": "helper"}]
+    routes, outputs = ["group"], [[], ["answers"]]  # no route for these requests: each is answered not_found
+    return [
+        {"id": "req", "type": "flexapi request", "routes": routes, "wires": outputs},
+        {"id": "answers", "type": "helper"},
+    ]
 
 
 def test_a_full_request_queue_answers_device_busy_and_drops_nothing(harness: FlowHarness) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from agent_support import TEST_TYPES, Platform, RunningAgent, device, has_values
 
-import nodes
+import flowengine.registry as registry
+from flowengine.plugins import node_type_table
 from flowengine.testing import FlowHarness, Mosquitto, wait_until
 from nodes.sources.base import SourceNode
 
@@ -98,8 +99,8 @@ def user_flow(root: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def user_agent(broker: Mosquitto, tmp_path: Path, client_id: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, target in TEST_TYPES.items():
-        monkeypatch.setitem(nodes.BUILTIN_TYPES, name, target)
+    table = {**node_type_table(), **TEST_TYPES}
+    monkeypatch.setattr(registry, "node_type_table", lambda: table)
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "user.json").write_text(json.dumps(user_flow(f"v1/{client_id}")))

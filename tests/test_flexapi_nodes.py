@@ -9,21 +9,26 @@ from typing import Any
 
 import pytest
 
+from flowengine.clock import FakeClock
 from flowengine.config import DeviceConfig
 from flowengine.errors import DeviceIOError
+from flowengine.message import make_msg
+from flowengine.node import Node, NodeConfig
+from flowengine.registry import NodeTypeRegistry
 from flowengine.testing import FlowHarness, wait_until
 from nodes.flexapi import statefiles
-from nodes.flexapi.ratelimit import RetryLimiter
 
 ROOT = "v1/dev1"
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
-SOURCE_TYPES = {"flexapi in"}
 
 
-class FakeOutputs:
-    """Stands in for the io source's ``io.outputs`` service."""
+class FakeIoSource(Node[NodeConfig]):
+    """Stands in for the io source: drives nothing, records what it is asked, then reports the outputs."""
 
-    def __init__(self) -> None:
+    accepts_input = False
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.applied: list[dict[str, int]] = []
         self.fail = False
 
@@ -31,29 +36,32 @@ class FakeOutputs:
         if self.fail:
             raise DeviceIOError("DO driver not responding")
         self.applied.append(dict(values))
+        self.send(make_msg({**values, "io.ts": 1}, topic="io"))
 
 
 def agent_nodes(extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The default flow without hardware sources and MQTT, with a helper sink in place of ``flexapi out``."""
+    """The default flow without hardware and MQTT: a fake io source, a helper sink in place of ``flexapi out``."""
     nodes = []
     for node in json.loads(DEFAULT_FLOW.read_text()):
-        if node["type"].endswith(" source") or node["type"] in SOURCE_TYPES:
+        if node["type"] == "io source":
+            node = {**node, "wires": [["flexapi-values"]]}
+        elif node["type"].endswith(" source") or node["type"] == "flexapi in":
             continue
-        if node["type"] == "flexapi out":
+        elif node["type"] == "flexapi out":
             node = {"id": node["id"], "type": "helper", "z": node["z"], "wires": []}
         nodes.append(node)
     return nodes + (extra or [])
 
 
 class Agent:
-    """Requests in, responses and infos out, over a FlowHarness."""
+    """Requests in, responses and infos out, over a FlowHarness on a fake clock."""
 
     def __init__(self, harness: FlowHarness) -> None:
         self.h = harness
 
     def wait_retry(self, seconds: float = 1.0) -> None:
-        """Let the minimum retry interval pass (on the limiter's clock)."""
-        self.h.runtime.services["flexapi.limiter"].clock.now += seconds
+        """Let the minimum retry interval pass (on the fake clock)."""
+        self.h.advance(seconds)
 
     def request(self, path: str, body: Any = None, *, raw: bytes | None = None, token: str = "t1") -> dict[str, Any]:
         payload = raw if raw is not None else json.dumps({"client_token": token, **(body or {})}).encode()
@@ -66,54 +74,44 @@ class Agent:
             if msg["topic"] == topic:
                 return msg["payload"]  # type: ignore[no-any-return]
 
+    def infos(self, group: str) -> list[dict[str, Any]]:
+        """The reports of ``group`` that reached ``flexapi out`` so far."""
+        return [m["payload"] for m in self.h.taken("flexapi-out") if m["topic"] == f"{ROOT}/{group}/info"]
+
     def feed(self, values: dict[str, Any]) -> None:
-        self.h.inject("flexapi-store", topic="test", payload=values)
+        self.h.inject("flexapi-values", topic="test", payload=values)
         wait_until(lambda: all(self.store.get(k) == v for k, v in values.items()), what="values stored")
 
     @property
     def store(self) -> dict[str, Any]:
-        return self.h.runtime.services["flexapi.store"].values  # type: ignore[no-any-return]
+        return self.h.runtime.nodes["flexapi-values"].latest  # type: ignore[attr-defined, no-any-return]
 
 
-def start_agent(state_dir: Path, services: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> FlowHarness:
-    h = FlowHarness(state_dir=state_dir, services=services)
+def start_agent(state_dir: Path, device: DeviceConfig, extra: list[dict[str, Any]] | None = None) -> FlowHarness:
+    registry = NodeTypeRegistry()
+    registry.register("io source", FakeIoSource)
+    h = FlowHarness(state_dir=state_dir, device=device, registry=registry, clock=FakeClock())
     h.deploy(agent_nodes(extra))
     return h
 
 
-class FakeClock:
-    """The retry limiter's clock, advanced by the test instead of sleeping through retry intervals."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def device() -> DeviceConfig:
+    return DeviceConfig.model_validate({"mqtt": {"client_id": "dev1"}})
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def outputs() -> FakeOutputs:
-    return FakeOutputs()
-
-
-@pytest.fixture
-def services(outputs: FakeOutputs, clock: FakeClock) -> dict[str, Any]:
-    device = DeviceConfig.model_validate({"mqtt": {"client_id": "dev1"}})
-    return {"device": device, "io.outputs": outputs, "flexapi.limiter": RetryLimiter(clock)}
-
-
-@pytest.fixture
-def agent(tmp_path: Path, services: dict[str, Any]) -> Iterator[Agent]:
-    h = start_agent(tmp_path / "state", services)
+def agent(tmp_path: Path, device: DeviceConfig) -> Iterator[Agent]:
+    h = start_agent(tmp_path / "state", device)
     try:
         yield Agent(h)
     finally:
         h.close()
+
+
+@pytest.fixture
+def outputs(agent: Agent) -> FakeIoSource:
+    return agent.h.node("source-io")  # type: ignore[return-value]
 
 
 def test_refresh_of_a_reserved_group_reports_the_latest_values_with_stamp(agent: Agent) -> None:
@@ -176,18 +174,20 @@ def test_reserved_group_interest_must_belong_to_the_group(agent: Agent) -> None:
 def test_timer_uploads_at_the_new_interval_and_stops_at_zero(agent: Agent) -> None:
     agent.feed({"motion.ts": 7, "motion.ax": 0.5})
     agent.request("motion/set", {"interval": 1, "interest": {"motion.ax": "ax"}})
-    info = agent.next(f"{ROOT}/motion/info", timeout=3)
-    assert info == {"motion.ts": 7, "ax": 0.5}
-    agent.wait_retry()
+    agent.h.advance(0.999)
+    assert agent.infos("motion") == []
+    agent.h.advance(0.001)
+    assert agent.infos("motion") == [{"motion.ts": 7, "ax": 0.5}]
+    agent.h.advance(2.0)
+    assert len(agent.infos("motion")) == 2
     assert agent.request("motion/set", {"interval": 0}, token="t2")["result"] == {"interval": 0}
-    assert agent.h.nothing("flexapi-out", within=1.3)
+    agent.h.advance(10.0)
+    assert agent.infos("motion") == []
 
 
-def test_include_invalid_sends_nulls(tmp_path: Path, services: dict[str, Any]) -> None:
-    services["device"] = DeviceConfig.model_validate(
-        {"mqtt": {"client_id": "dev1"}, "flexapi": {"include_invalid": True}}
-    )
-    with start_agent(tmp_path / "state", services) as h:
+def test_include_invalid_sends_nulls(tmp_path: Path) -> None:
+    device = DeviceConfig.model_validate({"mqtt": {"client_id": "dev1"}, "flexapi": {"include_invalid": True}})
+    with start_agent(tmp_path / "state", device) as h:
         agent = Agent(h)
         agent.feed({"gnss.latitude": 1.5})
         agent.request("gnss/set", {"interest": {"gnss.latitude": "lat", "gnss.fix": "fix"}})
@@ -231,10 +231,10 @@ def test_retry_inside_the_minimum_interval_is_busy_but_rejected_requests_do_not_
     assert "result" in agent.request("obd/set", {"interval": 20})  # other topics are independent
 
 
-def test_settings_survive_a_restart(tmp_path: Path, services: dict[str, Any]) -> None:
-    with start_agent(tmp_path / "state", services) as h:
+def test_settings_survive_a_restart(tmp_path: Path, device: DeviceConfig) -> None:
+    with start_agent(tmp_path / "state", device) as h:
         Agent(h).request("gnss/set", {"interval": 25, "interest": {"gnss.speed": "v"}})
-    with start_agent(tmp_path / "state", services) as h:
+    with start_agent(tmp_path / "state", device) as h:
         node = h.node("group-gnss")
         assert (node.settings.interval, node.settings.interest) == (25, {"gnss.speed": "v"})
 
@@ -258,7 +258,9 @@ def test_custom_group_lifecycle_runs_as_generated_nodes(agent: Agent) -> None:
     assert agent.request("ud/refresh")["error"] == "data_invalid"
     assert agent.request("fleet/set", {"interval": 1})["result"] == {"interval": 1}
     wait_until(lambda: agent.h.node("flexapi-custom-fleet").config.interval == 1, what="redeployed node")
-    assert agent.next(f"{ROOT}/fleet/info", timeout=3) == {"lat": 40.1, "obd.speed": 50}
+    agent.h.taken("flexapi-out")
+    agent.h.advance(1.0)
+    assert agent.infos("fleet") == [{"lat": 40.1, "obd.speed": 50}]
     assert agent.request("group/get")["result"][0] == {
         "group_name": "fleet",
         "interval": 1,
@@ -292,10 +294,10 @@ def test_custom_groups_limit_of_sixteen(agent: Agent) -> None:
     assert "16" in resp["error_desc"]
 
 
-def test_custom_groups_come_back_after_a_restart(tmp_path: Path, services: dict[str, Any]) -> None:
-    with start_agent(tmp_path / "state", services) as h:
+def test_custom_groups_come_back_after_a_restart(tmp_path: Path, device: DeviceConfig) -> None:
+    with start_agent(tmp_path / "state", device) as h:
         Agent(h).request("group/set", {"settings": [{"group_name": "keep", "interest": {"io.AI2": "a2"}}]})
-    with start_agent(tmp_path / "state", services) as h:
+    with start_agent(tmp_path / "state", device) as h:
         wait_until(lambda: "flexapi-custom-keep" in h.runtime.nodes, what="generated node after restart")
         assert Agent(h).request("group/get")["result"] == [
             {"group_name": "keep", "interval": 10, "interest": {"io.AI2": "a2"}}
@@ -319,7 +321,7 @@ def test_userdata_lifecycle(agent: Agent) -> None:
     agent.wait_retry()
     deleted = agent.request("userdata/set", {"delete": {"userdata.driver": "driver"}}, token="t5")
     assert deleted["result"] == {"deleted": {"userdata.driver": "driver"}}
-    assert "userdata.driver" not in agent.store
+    assert agent.store["userdata.driver"] is None  # gone: invalid for every group that carries it
     agent.wait_retry()
     assert agent.request("userdata/refresh")["error"] == "data_invalid"
 
@@ -330,7 +332,7 @@ def test_userdata_one_operation_per_request(agent: Agent) -> None:
     assert resp["error_desc"].startswith("insert")
 
 
-def test_io_control_drives_outputs_then_persists(agent: Agent, outputs: FakeOutputs, tmp_path: Path) -> None:
+def test_io_control_persists_then_drives_outputs(agent: Agent, outputs: FakeIoSource, tmp_path: Path) -> None:
     resp = agent.request("io/control", {"io.D01": 1, "io.DO2_pullup": 1})
     assert resp["result"] == {"io.D01": 1, "io.DO2_pullup": 1}
     assert outputs.applied == [{"io.DO1": 1, "io.DO2_pullup": 1}]
@@ -339,7 +341,7 @@ def test_io_control_drives_outputs_then_persists(agent: Agent, outputs: FakeOutp
     assert agent.request("io/refresh")["result"]["io.DO1"] == 1
 
 
-def test_io_control_rejects_bad_values_and_reports_hardware_failure(agent: Agent, outputs: FakeOutputs) -> None:
+def test_io_control_rejects_bad_values_and_reports_hardware_failure(agent: Agent, outputs: FakeIoSource) -> None:
     assert agent.request("io/control", {"io.DO1": 2})["error_desc"].startswith("io.DO1")
     assert agent.request("io/control", {"io.DI1": 1})["error_desc"].startswith("io.DI1")
     assert agent.request("io/control", {"io.DO1": True})["error"] == "invalid_parameter"
@@ -352,16 +354,17 @@ def test_io_control_rejects_bad_values_and_reports_hardware_failure(agent: Agent
     assert agent.request("io/control", {"io.DO3": 0}, token="busy")["error"] == "device_busy"
 
 
-def test_io_outputs_are_restored_at_start(tmp_path: Path, services: dict[str, Any], outputs: FakeOutputs) -> None:
+def test_io_outputs_are_restored_at_start(tmp_path: Path, device: DeviceConfig) -> None:
     statefiles.save(tmp_path / "state", statefiles.IO_OUTPUTS, {"io.DO4": 1})
-    with start_agent(tmp_path / "state", services):
-        wait_until(lambda: outputs.applied == [{"io.DO4": 1}], what="outputs restored")
+    with start_agent(tmp_path / "state", device) as h:
+        io = h.node("source-io")
+        wait_until(lambda: io.applied == [{"io.DO4": 1}], what="outputs restored")  # type: ignore[attr-defined]
 
 
-def test_app_control_state_and_hooks(tmp_path: Path, services: dict[str, Any]) -> None:
+def test_app_control_state_and_hooks(tmp_path: Path, device: DeviceConfig) -> None:
     hook = {"id": "hook", "type": "app hook", "keys": ["app.reboot_modem"], "wires": [["hook-out"]]}
     sink = {"id": "hook-out", "type": "helper"}
-    with start_agent(tmp_path / "state", services, [hook, sink]) as h:
+    with start_agent(tmp_path / "state", device, [hook, sink]) as h:
         agent = Agent(h)
         assert agent.request("app/refresh")["result"] == {"app.wifi_mode_2g": -1, "app.wifi_mode_5g": -1}
         assert agent.request("app/control", {"app.wifi_mode_2g": 1, "app.reboot_modem": 1})["result"] == {
@@ -371,7 +374,7 @@ def test_app_control_state_and_hooks(tmp_path: Path, services: dict[str, Any]) -
         assert h.one("hook-out")["payload"] == {"app.reboot_modem": 1}
         agent.wait_retry()
         assert agent.request("app/control", {"app.nope": 1}, token="n")["error_desc"].startswith("app.nope")
-    with start_agent(tmp_path / "state", services, [hook, sink]) as h:
+    with start_agent(tmp_path / "state", device, [hook, sink]) as h:
         result = Agent(h).request("app/refresh")["result"]
         assert result == {"app.wifi_mode_2g": 1, "app.wifi_mode_5g": -1, "app.reboot_modem": 1}
 
@@ -379,4 +382,4 @@ def test_app_control_state_and_hooks(tmp_path: Path, services: dict[str, Any]) -
 def test_app_control_value_must_be_zero_or_one(agent: Agent) -> None:
     resp = agent.request("app/control", {"app.wifi_mode_5g": -1})
     assert (resp["error"], resp["error_desc"][:16]) == ("invalid_parameter", "app.wifi_mode_5g")
-    assert agent.h.nothing("flexapi-out", within=0.1)
+    assert agent.h.taken("flexapi-out") == []

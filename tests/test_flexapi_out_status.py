@@ -14,7 +14,7 @@ class FakeLink:
 
 
 def test_flexapi_out_status_reports_the_offline_backlog() -> None:
-    harness = FlowHarness(services={"mqtt": FakeLink()})
+    harness = FlowHarness(link=FakeLink())
     try:
         harness.deploy(
             [

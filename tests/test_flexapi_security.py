@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from agent_support import REPO, AgentProcess, Platform, RunningAgent, device
 
-from flowengine.cli import _parser, device_config_from
+from flowengine.cli import build_parser, device_config_from
 from flowengine.config import MqttSettings
 from flowengine.mqtt.tls import tls_context
 from flowengine.testing import BROKER_PASSWORD, Mosquitto, make_ca, wait_until
@@ -28,7 +28,7 @@ def test_tls_verifies_the_broker_unless_told_otherwise(tmp_path: Path) -> None:
     ca = make_ca(tmp_path, "ca")
     ctx = tls_context(MqttSettings(tls_ca=ca))
     assert ctx is not None and ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
-    args = _parser().parse_args(["run", "--tls-ca", str(ca), "--state-dir", str(tmp_path)])
+    args = build_parser().parse_args(["run", "--tls-ca", str(ca), "--state-dir", str(tmp_path)])
     assert device_config_from(args).mqtt.tls_insecure is False
     insecure = tls_context(MqttSettings(tls_ca=ca, tls_insecure=True))
     assert insecure is not None and insecure.verify_mode == ssl.CERT_NONE

@@ -17,7 +17,7 @@ def test_simulated_source_values_match_the_parameter_table(tmp_path: Path) -> No
     for node in sources:
         node["wires"] = [["sink"]]
     device = DeviceConfig.model_validate({"simulate": True, "state_dir": str(tmp_path)})
-    with FlowHarness(state_dir=tmp_path, services={"device": device}) as h:
+    with FlowHarness(state_dir=tmp_path, device=device) as h:
         h.deploy([*sources, {"id": "sink", "type": "helper"}])
         seen: dict[str, list[object]] = {}
         topics: set[str] = set()

@@ -68,12 +68,12 @@ def test_bad_json_and_non_array(tmp_path: Path, registry: NodeTypeRegistry) -> N
     assert any("obj.json: a flow file must be a JSON array" in p for p in found)
 
 
-def test_env_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GREETING", "hi")
-    f = write(
-        tmp_path / "f.json", [{"id": "i", "type": "inject", "topic": "say/${GREETING}/${UNSET_VAR_X}", "wires": []}]
-    )
-    assert load_flows([f]).nodes["i"].raw["topic"] == "say/hi/"
+def test_env_substitution_reads_only_the_given_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWTEST_SECRET", "leaked")
+    topic = "say/${GREETING}/${UNSET_VAR_X}${FLOWTEST_SECRET}"
+    f = write(tmp_path / "f.json", [{"id": "i", "type": "inject", "topic": topic, "wires": []}])
+    assert load_flows([f], {"GREETING": "hi"}).nodes["i"].raw["topic"] == "say/hi/"
+    assert load_flows([f]).nodes["i"].raw["topic"] == "say//"
 
 
 def test_layout_objects_do_not_run(tmp_path: Path, registry: NodeTypeRegistry) -> None:

@@ -167,7 +167,7 @@ def test_mqtt_out_without_topic_goes_to_catch(broker: Mosquitto, harness: FlowHa
 
 def test_nodes_without_broker_use_the_device_link(broker: Mosquitto, peer: MqttPeer, harness: FlowHarness) -> None:
     link = MqttLink(MqttSettings(port=broker.port, client_id="device-link"), backoff=Backoff(0.05, 0.5))
-    harness.runtime.services["mqtt"] = link
+    harness.runtime.services.link = link
     harness.call(link.start())
     try:
         peer.subscribe("device/out", qos=1)

@@ -49,7 +49,8 @@ def platform(own_broker: Mosquitto) -> Iterator[MqttPeer]:
 
 
 def publish_all(loop: LoopThread, link: MqttLink, messages: list[tuple[str, bytes]]) -> list[Any]:
-    return [loop.run(link.publish, topic, payload) for topic, payload in messages]
+    """Publish reports as the agent does: durable (they wait on disk while offline)."""
+    return [loop.run(lambda t=topic, p=payload: link.publish(t, p, durable=True)) for topic, payload in messages]
 
 
 def infos(group: str, count: int, start: int = 0) -> list[tuple[str, bytes]]:

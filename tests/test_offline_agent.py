@@ -2,7 +2,7 @@
 
 The platform is a paho client with a persistent session (clean_session=False, QoS 1) subscribed to
 ``v1/<cid>/+/info``; what it misses while the broker is down waits in mosquitto's persistence. What the
-agent produced is read from its ``flowengine.mqtt.info`` trace (one DEBUG line per info message: how it
+agent produced is read from its ``flowengine.mqtt.durable`` trace (one DEBUG line per durable message: how it
 left, topic, payload digest). Every produced message must reach the platform, in order per topic;
 duplicates are allowed (QoS 1 is at least once) and nothing may arrive that was not produced.
 """
@@ -35,7 +35,7 @@ from nodes.flexapi import configfile
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[1]
 FAST_GROUPS = ("summary", "gnss", "obd", "io", "motion")
-TRACE = re.compile(r"info (sent|stored|queued) (\S+) ([0-9a-f]{16})")
+TRACE = re.compile(r"durable (sent|stored|queued) (\S+) ([0-9a-f]{16})")
 Messages = list[tuple[str, str]]  # (topic, payload digest)
 
 
@@ -115,7 +115,7 @@ class TraceLog(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
-        self.logger = logging.getLogger("flowengine.mqtt.info")
+        self.logger = logging.getLogger("flowengine.mqtt.durable")
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
@@ -155,11 +155,10 @@ class RunningAgent:
         self.loop.close()
 
 
-def device(port: int, state_dir: Path, client_id: str, **flexapi: Any) -> DeviceConfig:
+def device(port: int, state_dir: Path, client_id: str, **mqtt: Any) -> DeviceConfig:
     return DeviceConfig.model_validate(
         {
-            "mqtt": {"host": "127.0.0.1", "port": port, "client_id": client_id},
-            "flexapi": flexapi,
+            "mqtt": {"host": "127.0.0.1", "port": port, "client_id": client_id, **mqtt},
             "simulate": True,
             "state_dir": str(state_dir),
         }

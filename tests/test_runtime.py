@@ -37,24 +37,31 @@ def test_messages_arrive_in_order(harness: FlowHarness) -> None:
     assert [m["payload"] for m in harness.received("h1", 500)] == list(range(500))
 
 
-def test_plugin_node_types_come_from_the_entry_point_group(monkeypatch: object) -> None:
+def test_node_types_come_from_the_entry_point_group_by_name_or_table(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib.metadata import EntryPoint
 
-    import flowengine.registry as registry_module
-    from flowengine.registry import ENTRY_POINT_GROUP, NodeTypeRegistry
+    import flowengine.plugins as plugins_module
+    from flowengine.plugins import NODES_GROUP, node_type_table
+    from flowengine.registry import NodeTypeRegistry
 
-    plugin = EntryPoint(name="acme sink", value="flowengine.testing:HelperNode", group=ENTRY_POINT_GROUP)
+    single = EntryPoint(name="acme sink", value="flowengine.testing:HelperNode", group=NODES_GROUP)
+    table = EntryPoint(name="core", value="nodes.core:NODE_TYPES", group=NODES_GROUP)
     seen: list[str] = []
 
     def fake_entry_points(group: str) -> list[EntryPoint]:
         seen.append(group)
-        return [plugin]
+        return [single, table]
 
-    monkeypatch.setattr(registry_module, "entry_points", fake_entry_points)  # type: ignore[attr-defined]
-    registry = NodeTypeRegistry()
-    assert seen == [ENTRY_POINT_GROUP]
-    assert "acme sink" in registry
+    monkeypatch.setattr(plugins_module, "entry_points", fake_entry_points)
+    node_type_table.cache_clear()
+    try:
+        registry = NodeTypeRegistry()
+    finally:
+        node_type_table.cache_clear()
+    assert seen == [NODES_GROUP]
     assert registry.get("acme sink").__name__ == "HelperNode"
+    assert registry.get("switch").__name__ == "SwitchNode"
+    assert "flexapi values" not in registry  # only what the entry points name
 
 
 def test_an_exception_in_one_node_leaves_the_others_working(harness: FlowHarness) -> None:

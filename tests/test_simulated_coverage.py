@@ -39,7 +39,7 @@ def valid_keys(engine: str, tmp_path: Path, wanted: set[str]) -> set[str]:
         {"simulate": True, "state_dir": str(tmp_path), "sources": {"vehicle": {"engine": engine}}}
     )
     seen: set[str] = set()
-    with FlowHarness(state_dir=tmp_path, services={"device": device}) as h:
+    with FlowHarness(state_dir=tmp_path, device=device) as h:
         h.deploy([*sources, {"id": "sink", "type": "helper"}])
         deadline = time.monotonic() + 20
         while not wanted <= seen and time.monotonic() < deadline:

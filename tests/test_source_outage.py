@@ -13,7 +13,7 @@ pytestmark = pytest.mark.broker
 def test_motion_sensor_vanishes_while_other_groups_keep_publishing(agent: RunningAgent, platform: Platform) -> None:
     assert platform.request("io/set", {"interval": 1})["result"] == {"interval": 1}
     wait_until(has_values(agent, "motion", "gnss", "io"), 10, what="every source publishing")
-    store = agent.runtime.services["flexapi.store"].values
+    store = agent.runtime.nodes["flexapi-values"].latest
     imu = agent.runtime.nodes["source-motion"].imu
 
     imu.unplug()

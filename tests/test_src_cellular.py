@@ -33,7 +33,7 @@ def net(tmp_path: Path) -> SimNetwork:
 
 def start(settings: dict, backend: str = "hardware", interval: float = 0.05) -> FlowHarness:
     device = DeviceConfig(sources={"modem1": {"at_timeout": 0.3, **settings}})
-    h = FlowHarness(services={"device": device})
+    h = FlowHarness(device=device)
     node = {"id": "cell", "type": "cellular source", "backend": backend, "interval": interval, "wires": [["out"]]}
     h.deploy([node, {"id": "out", "type": "helper", "wires": []}])
     return h
@@ -183,7 +183,7 @@ def test_simulated_backend_uses_a_pty_and_fake_tree() -> None:
 
 def test_bad_settings_are_reported_with_their_fields() -> None:
     device = DeviceConfig(sources={"modem1": {"baudrate": -1, "sinr_scale": "percent", "colour": "red"}})
-    h = FlowHarness(services={"device": device})
+    h = FlowHarness(device=device)
     with pytest.raises(FlowConfigError) as info:
         h.deploy([{"id": "cell", "type": "cellular source", "wires": []}])
     h.close()

@@ -14,6 +14,7 @@ from nodes.sources.io.board import IoBoard, output_changes, volts
 from nodes.sources.io.node import IoSource
 from nodes.sources.io.settings import IoSettings
 from nodes.sources.io.sim_board import SimIoHardware
+from nodes.sources.sim.vehicle import Vehicle
 
 LOW_OUTPUTS = {(n, kind): 0 for n in range(1, 5) for kind in ("value", "pullup")}
 
@@ -123,7 +124,7 @@ def test_adc_channels_must_exist() -> None:
 
 @pytest.fixture
 def io() -> Iterator[FlowHarness]:
-    h = FlowHarness(services={"device": DeviceConfig(simulate=True)})
+    h = FlowHarness(device=DeviceConfig(simulate=True))
     source = {"id": "io", "type": "io source", "interval": 0.05, "wires": [["out"]]}
     h.deploy([source, {"id": "out", "type": "helper", "wires": []}])
     yield h
@@ -132,7 +133,7 @@ def io() -> Iterator[FlowHarness]:
 
 def test_node_publishes_every_key_with_vehicle_levels(io: FlowHarness) -> None:
     payload = io.one("out")["payload"]
-    state = io.runtime.services["vehicle"].state()
+    state = io.runtime.services.get(Vehicle).state()
     assert set(payload) == {*IoSource.keys, "io.ts"}
     assert payload["io.DI1"] == int(state.ignition)
     assert 9.0 < payload["io.AI1"] < 15.0  # the vehicle's battery through the divider and ADC
@@ -140,7 +141,7 @@ def test_node_publishes_every_key_with_vehicle_levels(io: FlowHarness) -> None:
 
 def test_apply_outputs_drives_pins_and_publishes(io: FlowHarness) -> None:
     io.one("out")
-    outputs = io.runtime.services["io.outputs"]
+    outputs = io.node("io")
     io.call(outputs.apply_outputs({"io.DO2": 1, "io.D04_pullup": 1}))
     payload = io.first_payload("out", lambda p: p["io.DO2"] == 1)
     assert payload["io.DO4_pullup"] == 1 and payload["io.DO1"] == 0
@@ -148,7 +149,7 @@ def test_apply_outputs_drives_pins_and_publishes(io: FlowHarness) -> None:
 
 def test_apply_outputs_fails_loudly_when_hardware_fails(io: FlowHarness) -> None:
     io.one("out")
-    outputs = io.runtime.services["io.outputs"]
+    outputs = io.node("io")
     io.node("io").sim.unplug()
     with pytest.raises(DeviceIOError):
         io.call(outputs.apply_outputs({"io.DO1": 1}))
@@ -159,7 +160,7 @@ def test_apply_outputs_fails_loudly_when_hardware_fails(io: FlowHarness) -> None
 
 def test_gpio_failure_invalidates_then_recovers_with_outputs_kept(io: FlowHarness) -> None:
     io.one("out")
-    io.call(io.runtime.services["io.outputs"].apply_outputs({"io.DO3": 1}))
+    io.call(io.node("io").apply_outputs({"io.DO3": 1}))
     io.node("io").sim.unplug()
     invalid = io.first_payload("out", lambda p: p["io.DI1"] is None)
     assert all(invalid[k] is None for k in IoSource.keys)
@@ -168,19 +169,21 @@ def test_gpio_failure_invalidates_then_recovers_with_outputs_kept(io: FlowHarnes
     assert back["io.DO3"] == 1  # what was commanded survives the reconnect
 
 
-def test_service_is_removed_on_close() -> None:
-    h = FlowHarness(services={"device": DeviceConfig(simulate=True)})
+def test_outputs_fail_loudly_once_the_node_closed() -> None:
+    h = FlowHarness(device=DeviceConfig(simulate=True))
     h.deploy([{"id": "io", "type": "io source", "wires": []}])
-    assert h.runtime.services["io.outputs"] is h.node("io")
+    node = h.node("io")
+    wait_until(lambda: node.board is not None, what="the board to open")
     h.deploy([])
     try:
-        assert "io.outputs" not in h.runtime.services
+        with pytest.raises(DeviceIOError, match="not open"):
+            h.call(node.apply_outputs({"io.DO1": 1}))
     finally:
         h.close()
 
 
 def test_missing_gpio_hardware_retries_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
-    h = FlowHarness(services={"device": DeviceConfig(sources={"io": {"pin_factory": "no-such-factory"}})})
+    h = FlowHarness(device=DeviceConfig(sources={"io": {"pin_factory": "no-such-factory"}}))
     with caplog.at_level("WARNING"):
         h.deploy(
             [
@@ -197,7 +200,7 @@ def test_missing_gpio_hardware_retries_without_crashing(caplog: pytest.LogCaptur
 
 
 def test_bad_pin_map_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
-    h = FlowHarness(services={"device": DeviceConfig(sources={"io": {"do": [{"pin": "GPIO20", "initial": 3}]}})})
+    h = FlowHarness(device=DeviceConfig(sources={"io": {"do": [{"pin": "GPIO20", "initial": 3}]}}))
     with pytest.raises(FlowConfigError, match=r"sources.io: node io: do.0.initial"):
         h.deploy([{"id": "io", "type": "io source", "wires": []}])
     h.close()

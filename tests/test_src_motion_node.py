@@ -11,8 +11,6 @@ import pytest
 from flowengine.config import DeviceConfig
 from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness, run_source
-from nodes.flexapi.values import SERVICE as VALUES_SERVICE
-from nodes.flexapi.values import LatestValues
 from nodes.sources.motion.node import KEYS
 from nodes.sources.sim.iio_device import SimulatedImu
 from nodes.sources.sim.vehicle import Vehicle
@@ -53,7 +51,7 @@ def test_sensor_vanishes_and_returns(tmp_path: Path) -> None:
 
 def config_problems(device: DeviceConfig, caplog: pytest.LogCaptureFixture) -> str:
     """What a deploy says about a bad device config: refused with the problems, or logged when the node starts."""
-    h = FlowHarness(services={"device": device})
+    h = FlowHarness(device=device)
     try:
         with caplog.at_level(logging.ERROR):
             h.deploy([{"id": "motion", "type": "motion source", "wires": []}])
@@ -77,31 +75,25 @@ class FrozenClock:
         return self.now
 
 
-def test_yaw_from_the_simulated_gnss_heading() -> None:
-    vehicle = Vehicle(clock=FrozenClock(0.0))
-    vehicle._t0 = -700.0  # frozen 700 s into the drive
-    heading = vehicle.state().heading
-    services = {"device": DeviceConfig(simulate=True, sources={"motion": {"yaw": "heading"}}), "vehicle": vehicle}
-    with FlowHarness(services=services) as h:
+def test_yaw_follows_the_gnss_heading_on_its_input() -> None:
+    device = DeviceConfig(simulate=True, sources={"motion": {"yaw": "heading"}})
+    with FlowHarness(device=device) as h:
         h.deploy([{"id": "motion", "type": "motion source", "interval": 0.05, "wires": [["out"]]}, SINK])
-        payload = h.first_payload("out", valid)
-    assert payload["motion.yaw"] == round(heading, 2)
+        h.inject("motion", payload={"gnss.heading": 211.5, "gnss.speed": 40.0})
+        payload = h.first_payload("out", lambda p: valid(p) and p["motion.yaw"] == 211.5)
     assert payload["motion.gz"] is not None  # the gyroscope is still read
 
 
-def test_board_without_gyroscope_takes_yaw_from_the_stored_gnss_heading(tmp_path: Path) -> None:
+def test_board_without_gyroscope_takes_yaw_from_the_gnss_heading(tmp_path: Path) -> None:
     imu = SimulatedImu(Vehicle(), period=0.05, root=tmp_path / "iio", gyro=False).start()
-    store = LatestValues()
-    store.update({"gnss.heading": 123.4})
     device = DeviceConfig(sources={"motion": {"iio_root": str(imu.root)}})
     try:
-        with FlowHarness(services={"device": device, VALUES_SERVICE: store}) as h:
+        with FlowHarness(device=device) as h:
             node = {"id": "motion", "type": "motion source", "backend": "hardware", "interval": 0.05}
             h.deploy([{**node, "wires": [["out"]]}, SINK])
-            payload = h.first_payload("out", valid)
-            assert payload["motion.yaw"] == 123.4
+            assert h.first_payload("out", valid)["motion.yaw"] is None  # no heading yet
+            h.inject("motion", payload={"gnss.heading": 123.4})
+            payload = h.first_payload("out", lambda p: valid(p) and p["motion.yaw"] == 123.4)
             assert payload["motion.gx"] is None and payload["motion.gz"] is None
-            store.update({"gnss.heading": None})
-            h.first_payload("out", lambda p: valid(p) and p["motion.yaw"] is None)
     finally:
         imu.stop()

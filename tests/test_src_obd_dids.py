@@ -25,7 +25,7 @@ ROWS = Path(__file__).parent / "data" / "obd" / "dids.txt"
 
 def config_problems(device: DeviceConfig, node_type: str, caplog: pytest.LogCaptureFixture) -> str:
     """What a deploy says about a bad device config: refused with the problems, or logged when the node starts."""
-    h = FlowHarness(services={"device": device})
+    h = FlowHarness(device=device)
     try:
         with caplog.at_level("ERROR"):
             h.deploy([{"id": node_type.split()[0], "type": node_type, "wires": []}])

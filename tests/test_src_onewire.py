@@ -122,7 +122,7 @@ def test_empty_bus_is_disconnected(bus: SimW1Bus) -> None:
 @pytest.fixture
 def node(bus: SimW1Bus) -> Iterator[FlowHarness]:
     device = DeviceConfig(sources={"1-wire": {"devices_dir": str(bus.devices), "names": {CABIN: "Cabin"}}})
-    h = FlowHarness(services={"device": device})
+    h = FlowHarness(device=device)
     source = {"id": "w1", "type": "1-wire source", "backend": "hardware", "interval": 0.05, "wires": [["out"]]}
     h.deploy([source, {"id": "out", "type": "helper", "wires": []}])
     yield h
@@ -167,7 +167,7 @@ def test_simulated_bus_follows_the_vehicle() -> None:
     )
     try:
         payload = h.one("out")["payload"]
-        ambient = h.runtime.services["vehicle"].state().ambient_c
+        ambient = h.runtime.services.get(Vehicle).state().ambient_c
     finally:
         h.close()
     assert payload["1-wire.temp2_name"] == "Outside" and abs(payload["1-wire.temp2_data"] - ambient) < 0.2
@@ -175,7 +175,7 @@ def test_simulated_bus_follows_the_vehicle() -> None:
 
 
 def test_bad_family_setting_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
-    h = FlowHarness(services={"device": DeviceConfig(sources={"1-wire": {"rom_families": ["zz"]}})})
+    h = FlowHarness(device=DeviceConfig(sources={"1-wire": {"rom_families": ["zz"]}}))
     with pytest.raises(FlowConfigError, match=r"sources.1-wire: node w1: rom_families.0"):
         h.deploy([{"id": "w1", "type": "1-wire source", "wires": []}])
     h.close()

@@ -57,7 +57,7 @@ def test_configured_serial_wins(tree: Path) -> None:
 
 
 def run_once(device: DeviceConfig, backend: str) -> dict:
-    h = FlowHarness(services={"device": device})
+    h = FlowHarness(device=device)
     h.deploy(
         [
             {"id": "sys", "type": "sysinfo source", "backend": backend, "interval": 0.05, "wires": [["out"]]},
@@ -87,7 +87,7 @@ def test_simulated_identity_is_stable() -> None:
 
 
 def test_unknown_setting_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
-    h = FlowHarness(services={"device": DeviceConfig(sources={"sysinfo": {"modelname": "x"}})})
+    h = FlowHarness(device=DeviceConfig(sources={"sysinfo": {"modelname": "x"}}))
     with pytest.raises(FlowConfigError, match=r"sources.sysinfo: node sys: modelname"):
         h.deploy([{"id": "sys", "type": "sysinfo source", "wires": []}])
     h.close()

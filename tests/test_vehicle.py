@@ -12,6 +12,8 @@ import pytest
 
 from flowengine.config import DeviceConfig
 from flowengine.errors import FlowConfigError
+from flowengine.runtime import Runtime
+from flowengine.services import Services
 from flowengine.testing import FlowHarness
 from nodes.sources.sim.geo import bearing_deg, distance_m
 from nodes.sources.sim.nmea_out import epoch
@@ -183,10 +185,7 @@ def test_bad_settings_name_the_field(section: dict[str, Any], field: str) -> Non
 
 
 def test_one_vehicle_per_runtime_from_the_device_config() -> None:
-    class Runtime:
-        services: dict[str, Any] = {"device": DeviceConfig(sources={"vehicle": {"seed": 42}})}
-
-    runtime = Runtime()
+    runtime = Runtime(services=Services(DeviceConfig(sources={"vehicle": {"seed": 42}})))
     assert shared_vehicle(runtime) is shared_vehicle(runtime)
     assert shared_vehicle(runtime).settings.seed == 42
 
@@ -196,14 +195,16 @@ def test_simulated_sources_agree_with_each_other() -> None:
     clock = ManualClock()
     vehicle = Vehicle(clock=clock)
     clock.now = 900.0
-    services = {"device": DeviceConfig(simulate=True), "vehicle": vehicle}
+    services = Services(DeviceConfig(simulate=True))
+    services.provide(Vehicle, vehicle)
     nodes = [
         {"id": "gnss", "type": "gnss source", "interval": 0.1, "wires": [["g"]]},
         {"id": "obd", "type": "obd source", "interval": 0.1, "wires": [["o"]]},
         {"id": "motion", "type": "motion source", "interval": 0.1, "wires": [["m"]]},
         *({"id": s, "type": "helper", "wires": []} for s in "gom"),
     ]
-    with FlowHarness(services=services) as h:
+    with FlowHarness(device=services.device) as h:
+        h.runtime.services = services
         h.deploy(nodes)
         gnss = h.first_payload("g", lambda p: p["gnss.fix"] == 3)
         obd = h.first_payload("o", lambda p: p["obd.speed"] is not None)

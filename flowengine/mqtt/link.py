@@ -8,8 +8,8 @@ the socket is watched once it returns. Reconnects are scheduled here with
 jittered exponential back-off, never by paho, and every state change is one
 log line. Credentials never reach a log.
 
-With an offline store (``--offline-store``) info messages wait on disk instead
-of in memory while the broker is out of reach (:mod:`flowengine.mqtt.offline`).
+With an offline store (``--offline-store``) durable publishes wait on disk
+instead of in memory while the broker is out of reach (:mod:`flowengine.mqtt.offline`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
 from flowengine.mqtt.backoff import Backoff
 from flowengine.mqtt.client import BufferedClient
-from flowengine.mqtt.offline import REPLAY_RATE, InfoSpool, OfflineStats, is_info, trace_info
+from flowengine.mqtt.offline import REPLAY_RATE, DurableSpool, OfflineStats, trace_durable
 from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.reasons import connect_error, lost_reason, refusal
@@ -91,6 +91,7 @@ class MqttLink:
         connect_timeout: float = 5.0,
         force_tls: bool = False,
         offline_store: OfflineStore | None = None,
+        offline_problem: str | None = None,
         replay_rate: float | None = REPLAY_RATE,
     ) -> None:
         self.settings = settings
@@ -98,7 +99,8 @@ class MqttLink:
         self.where = f"{settings.host}:{settings.port}"
         self.log = _LinkLog(log, {"link": name})
         self._outbox: Outbox = outbox if outbox is not None else MemoryOutbox(queue_limit)
-        self._spool = None if offline_store is None else InfoSpool(offline_store, self._send, rate=replay_rate)
+        self._spool = None if offline_store is None else DurableSpool(offline_store, self._send, rate=replay_rate)
+        self._offline_problem = offline_problem
         self._backoff = backoff or Backoff()
         self._connect_timeout = connect_timeout
         self._subs = SubscriptionTable()
@@ -163,10 +165,11 @@ class MqttLink:
         return self._watched
 
     def offline_stats(self) -> OfflineStats:
-        """Where info messages wait while the broker is out of reach: the store, or the memory queue."""
+        """Where durable messages wait while the broker is out of reach: the store, or the memory queue."""
         if self._spool is not None:
             return self._spool.stats()
-        return OfflineStats("memory", len(self._outbox), self._dropped, 0, None, 0, 0)
+        mode = "memory" if self._offline_problem is None else "memory (offline store unavailable)"
+        return OfflineStats(mode, len(self._outbox), self._dropped, 0, None, 0, 0)
 
     def add_state_listener(self, callback: StateListener) -> None:
         """Call ``callback(connected, reason)`` on every connect and disconnect."""
@@ -211,21 +214,28 @@ class MqttLink:
             self._client.unsubscribe(sub.topic_filter)
 
     def publish(
-        self, topic: str, payload: bytes | bytearray | str, qos: int | None = None, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | bytearray | str,
+        qos: int | None = None,
+        retain: bool = False,
+        *,
+        durable: bool = False,
     ) -> asyncio.Future[None]:
         """Publish; the future settles when the broker acknowledged it (QoS 1) or it was written (QoS 0).
 
         While disconnected the publish waits in the outbox (oldest dropped when
         full: the future then fails with :class:`LinkError`). With an offline
-        store, an info message that goes to the store settles once it is on disk.
+        store, a ``durable`` message waits on disk instead and its future settles
+        once it is there.
         """
         qos = self.settings.qos if qos is None else qos
         check_topic(topic)
         _check_qos(qos)
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         loop = self._loop or asyncio.get_running_loop()
-        item = Outgoing(topic, data, qos, retain, loop.create_future())
-        if self._spool is not None and self._spool.wants(topic, self._connected):
+        item = Outgoing(topic, data, qos, retain, loop.create_future(), durable=durable)
+        if self._spool is not None and self._spool.wants(item, self._connected):
             self._spool.put(item)
         elif self._connected and not len(self._outbox):
             self._trace(item, "sent")
@@ -252,7 +262,7 @@ class MqttLink:
             await self._abandon_connect()
         self._closing = True
         self._unwatch()
-        if self._connected:  # no clean disconnect: keep unacknowledged info messages all the same
+        if self._connected:  # no clean disconnect: keep unacknowledged durable messages all the same
             self._rescue()
         self._connected = False
         if self._spool is not None:
@@ -482,7 +492,7 @@ class MqttLink:
             _fail(item.future, LinkError(f"publish to {item.topic} failed: {mqtt.error_string(info.rc)}"))
 
     def _rescue(self) -> None:
-        """Info publishes not yet acknowledged go to the offline store too, and the replay pauses."""
+        """Durable publishes not yet acknowledged go to the offline store too, and the replay pauses."""
         if self._spool is None:
             return
         self._spool.disconnected()
@@ -491,8 +501,8 @@ class MqttLink:
             self._pending = {mid: it for mid, it in self._pending.items() if id(it) not in handed_over}
 
     def _trace(self, item: Outgoing, outcome: str) -> None:
-        if is_info(item.topic):
-            trace_info(item.topic, item.payload, outcome)
+        if item.durable:
+            trace_durable(item.topic, item.payload, outcome)
 
     def _enqueue(self, item: Outgoing) -> None:
         evicted = self._outbox.put(item)

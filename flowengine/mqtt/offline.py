@@ -1,13 +1,16 @@
-"""The link's side of ``--offline-store``: info messages go to disk while the broker is out of reach.
+"""The link's side of an offline store: durable publishes go to disk while the broker is out of reach.
 
-From the moment the link is down - and, to keep the global order of info messages, for as long as
-anything still waits in the store - every info message (topic ending in ``/info``) is written to the
+A publisher marks a message durable when losing it while offline would lose data (a periodic
+report, an event); answers to a request are not, they are only worth something now. From the
+moment the link is down - and, to keep the global order of durable messages, for as long as anything
+still waits in the store - every durable message is written to the
 :class:`~flowengine.mqtt.offline_store.OfflineStore` instead of being handed to paho. On reconnect a
 :class:`~flowengine.mqtt.offline_store.Replayer` sends the stored messages oldest first, paced, and
-deletes each only after the broker acknowledged it. Responses never go to the store.
+deletes each only after the broker acknowledged it.
 
-Commits (one fsync each) run on one worker thread so a slow card never stalls the event loop; what
-arrives while a commit runs is stored together in the next one, in arrival order.
+Every SQLite call (commits with their fsync, reads of the backlog, deletes of acknowledged messages)
+runs on one worker thread, in order, so a slow card never stalls the event loop; what arrives while
+a commit runs is stored together in the next one, in arrival order.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import concurrent.futures
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,11 +29,10 @@ from flowengine.mqtt.offline_store import Entry, OfflineStore, Replayer
 from flowengine.mqtt.outbox import Outgoing
 
 log = logging.getLogger("flowengine.mqtt.offline")
-#: One DEBUG line per info message and what became of it ("sent", "stored", "queued"), with a digest of
-#: its payload: lets an operator (and the outage tests) account for every message the agent produced.
-trace = logging.getLogger("flowengine.mqtt.info")
+#: One DEBUG line per durable message and what became of it ("sent", "stored", "queued"), with a digest
+#: of its payload: lets an operator (and the outage tests) account for every message the device produced.
+trace = logging.getLogger("flowengine.mqtt.durable")
 
-INFO_SUFFIX = "/info"
 #: Replay pacing: stored messages started per second, and publishes awaiting their PUBACK at once.
 REPLAY_RATE = 50.0
 REPLAY_IN_FLIGHT = 10
@@ -38,22 +41,17 @@ Send = Callable[[Outgoing], None]
 Written = Callable[[list[int] | None, BaseException | None], None]
 
 
-def is_info(topic: str) -> bool:
-    """Info messages (``.../{group}/info``) are what the store keeps; responses are not."""
-    return topic.endswith(INFO_SUFFIX)
-
-
-def trace_info(topic: str, payload: bytes, outcome: str) -> None:
+def trace_durable(topic: str, payload: bytes, outcome: str) -> None:
     if trace.isEnabledFor(logging.DEBUG):
-        trace.debug("info %s %s %s", outcome, topic, hashlib.sha1(payload).hexdigest()[:16])
+        trace.debug("durable %s %s %s", outcome, topic, hashlib.sha1(payload).hexdigest()[:16])
 
 
 @dataclass(frozen=True)
 class OfflineStats:
-    """Where info messages wait while the broker is out of reach (a snapshot; see docs/reliability.md)."""
+    """Where durable messages wait while the broker is out of reach (a snapshot)."""
 
     mode: str  # "store" (on disk, --offline-store) or "memory" (bounded queue, lost on restart)
-    waiting: int  # store: info messages on disk or being written; memory: publishes queued
+    waiting: int  # store: durable messages on disk or being written; memory: publishes queued
     dropped: int  # evicted because a bound was reached (store: over the store's whole life)
     bytes: int  # store: topic + payload bytes on disk (memory: 0)
     oldest_age: float | None  # store: seconds the oldest message has waited (None when empty or memory)
@@ -65,14 +63,14 @@ class OfflineStats:
 
 
 class StoreWriter:
-    """Runs the store's commits on one worker thread, in order, merging what queues up meanwhile."""
+    """Runs the store's commits on its worker thread, in order, merging what queues up meanwhile."""
 
-    def __init__(self, store: OfflineStore, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, store: OfflineStore, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
         self._store, self._loop = store, loop
         self._queue: list[tuple[list[Entry], Written]] = []
         self._busy: asyncio.Future[list[int]] | None = None
         self._writing = 0
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="offline-store")
+        self._executor = executor
 
     def __len__(self) -> int:
         """Messages accepted but not yet committed."""
@@ -88,9 +86,6 @@ class StoreWriter:
         while self._busy is not None:
             await asyncio.wait([self._busy])
             await asyncio.sleep(0)  # let the done callback start the next commit
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
 
     def _start(self) -> None:
         jobs, self._queue = self._queue, []
@@ -111,11 +106,11 @@ class StoreWriter:
             self._start()
 
 
-class InfoSpool:
+class DurableSpool:
     """The offline store as the link uses it: route, write, replay on connect, rescue on disconnect.
 
     ``send`` hands one publish to the link (on the loop thread). The link owns the spool, and the
-    spool owns the store: :meth:`close` closes it.
+    spool owns the store and the one thread that touches it: :meth:`close` closes both.
     """
 
     def __init__(self, store: OfflineStore, send: Send, *, rate: float | None = REPLAY_RATE) -> None:
@@ -123,7 +118,10 @@ class InfoSpool:
         self._send = send
         self._rate = rate
         self._writer: StoreWriter | None = None
-        self._replayer = Replayer(store, self._publish_stored, max_in_flight=REPLAY_IN_FLIGHT, rate=rate)
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="offline-store")
+        self._replayer = Replayer(
+            store, self._publish_stored, max_in_flight=REPLAY_IN_FLIGHT, rate=rate, executor=self._executor
+        )
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = self._closed = False
@@ -131,19 +129,19 @@ class InfoSpool:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._writer = StoreWriter(self.store, loop)
+        self._writer = StoreWriter(self.store, loop, self._executor)
 
     @property
     def busy(self) -> bool:
         """Something waits on disk or is being written: new info messages queue behind it."""
         return bool(len(self.store) or (self._writer is not None and len(self._writer)))
 
-    def wants(self, topic: str, connected: bool) -> bool:
-        """Whether a publish on ``topic`` goes to the store rather than straight to the broker."""
-        return is_info(topic) and (not connected or self.busy)
+    def wants(self, item: Outgoing, connected: bool) -> bool:
+        """Whether a publish goes to the store rather than straight to the broker."""
+        return item.durable and (not connected or self.busy)
 
     def put(self, item: Outgoing) -> None:
-        """Store an info message; its future settles once the message is on disk (the store owns it then)."""
+        """Store a durable message; its future settles once it is on disk (the store owns it then)."""
         size = len(item.topic.encode()) + len(item.payload)
         if size > self.store.max_bytes:
             self._lose([item], LinkError(f"payload: {size} bytes for {item.topic} exceed offline_max_bytes"))
@@ -152,13 +150,13 @@ class InfoSpool:
         self._write([item], lambda ids: self._stored(item))
 
     def rescue(self, items: list[Outgoing]) -> list[Outgoing]:
-        """Keep on disk the info publishes the broker had not acknowledged when the link dropped.
+        """Keep on disk the durable publishes the broker had not acknowledged when the link dropped.
 
         paho resends them after reconnect; stored as well, they survive a restart or a crash before
         that. The replay waits for paho's resend before sending them again. QoS 0 ones are not resent
         by anyone else: they are returned so the link forgets them (their futures settle on disk).
         """
-        keep = [item for item in items if is_info(item.topic) and not item.stored]
+        keep = [item for item in items if item.durable and not item.stored]
         for item in keep:
             item.stored = True
         if keep:
@@ -175,9 +173,9 @@ class InfoSpool:
             self._task.cancel()
 
     def stats(self) -> OfflineStats:
-        """Figures of the store; after :meth:`close` the last ones (oldest_age None)."""
+        """Figures of the store from memory (no disk access); after :meth:`close` oldest_age is None."""
         store = self.store
-        oldest = None if self._closed else store.stats()["oldest_age"]
+        oldest = None if self._closed else store.oldest_age()
         waiting = len(store) + (len(self._writer) if self._writer is not None else 0)
         return OfflineStats("store", waiting, store.dropped, store.size_bytes, oldest, self._replayer.acked, self._lost)
 
@@ -193,7 +191,8 @@ class InfoSpool:
         self._replayer.forget()
         if self._writer is not None:
             await self._writer.drain()
-            self._writer.close()
+        await self._replayer.drain()
+        self._executor.shutdown(wait=True)
         self.store.close()
         self._closed = True
 
@@ -206,7 +205,7 @@ class InfoSpool:
         self._writer.write(entries, lambda ids, error: self._lose(items, error) if ids is None else on_stored(ids))
 
     def _stored(self, item: Outgoing) -> None:
-        trace_info(item.topic, item.payload, "stored")
+        trace_durable(item.topic, item.payload, "stored")
         _settle(item.future)
         self._kick()
 
@@ -220,9 +219,9 @@ class InfoSpool:
 
     def _lose(self, items: list[Outgoing], error: BaseException | None) -> None:
         self._lost += len(items)
-        log.error("offline store could not keep %d info message(s): %s", len(items), error)
+        log.error("offline store could not keep %d message(s): %s", len(items), error)
         for item in items:
-            _fail(item.future, LinkError(f"info on {item.topic} not stored: {error}"))
+            _fail(item.future, LinkError(f"message on {item.topic} not stored: {error}"))
 
     # -- replaying --------------------------------------------------------------------------------
 
@@ -242,7 +241,7 @@ class InfoSpool:
 
     def _publish_stored(self, topic: str, payload: bytes, qos: int, retain: bool) -> asyncio.Future[None]:
         assert self._loop is not None
-        item = Outgoing(topic, payload, qos, retain, self._loop.create_future(), stored=True)
+        item = Outgoing(topic, payload, qos, retain, self._loop.create_future(), stored=True, durable=True)
         self._send(item)
         return item.future  # type: ignore[return-value]
 

@@ -16,9 +16,11 @@ import asyncio
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +88,7 @@ class OfflineStore:
         self._count = 0
         self._bytes = 0
         self._dropped = 0
+        self._oldest_at: float | None = None
         self._open()
 
     # -- public API ---------------------------------------------------------------------------
@@ -108,6 +111,7 @@ class OfflineStore:
                 n, freed = self._drop_oldest(db, count - self.max_messages, size - self.max_bytes)
             self._count, self._bytes = count - n, size - freed
             self._count_drops(n)
+            self._oldest_at = self._read_oldest(db) if n or self._oldest_at is None else self._oldest_at
         return ids
 
     def peek(self, limit: int, after: int = 0) -> list[StoredMessage]:
@@ -130,6 +134,7 @@ class OfflineStore:
                 sizes = [size for chunk in _chunks(ids, _ACK_CHUNK) for size in _delete(db, chunk)]
             self._count -= len(sizes)
             self._bytes -= sum(sizes)
+            self._oldest_at = self._read_oldest(db)
         return len(sizes)
 
     def __len__(self) -> int:
@@ -145,12 +150,19 @@ class OfflineStore:
         """Messages deleted unsent because a bound was reached, over the store's whole life."""
         return self._dropped
 
+    def oldest_age(self) -> float | None:
+        """Seconds the oldest stored message has waited (None when empty); from memory, no disk access."""
+        oldest = self._oldest_at
+        return None if oldest is None or not self._count else max(0.0, time.time() - oldest)
+
     def stats(self) -> dict[str, Any]:
         """Figures for status displays: stored, dropped, bytes, oldest_age (seconds, None when empty)."""
-        with self._lock, self._guard("read"):
-            row = self._conn().execute("SELECT stored_at FROM messages ORDER BY id LIMIT 1").fetchone()
-            oldest = None if row is None else max(0.0, time.time() - row[0])
-            return {"stored": self._count, "dropped": self._dropped, "bytes": self._bytes, "oldest_age": oldest}
+        return {"stored": self._count, "dropped": self._dropped, "bytes": self._bytes, "oldest_age": self.oldest_age()}
+
+    @staticmethod
+    def _read_oldest(db: sqlite3.Connection) -> float | None:
+        row = db.execute("SELECT stored_at FROM messages ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else float(row[0])
 
     def close(self) -> None:
         """Close the database; safe to call twice."""
@@ -183,10 +195,12 @@ class OfflineStore:
                 raise StateError(f"cannot create offline store {self.path}: {again}") from again
 
     def _connect(self) -> sqlite3.Connection:
+        _private_file(self.path)
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         try:
             _prepare(db)
             self._count, self._bytes = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM messages").fetchone()
+            self._oldest_at = self._read_oldest(db)
             self._dropped = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
         except BaseException:
             db.close()
@@ -354,6 +368,7 @@ class Replayer:
         settle_timeout: float = 10.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        executor: Executor | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
@@ -366,6 +381,8 @@ class Replayer:
         self._delay = retry_delay
         self._settle_timeout = settle_timeout
         self._clock, self._sleep = clock, sleep
+        self._executor = executor
+        self._acking: asyncio.Future[object] | None = None
         self._in_flight: set[asyncio.Future[object]] = set()
         self._room = asyncio.Event()
         self._acked_ids: list[int] = []
@@ -403,15 +420,26 @@ class Replayer:
         finally:
             self._flush_acks()
 
+    async def drain(self) -> None:
+        """Wait until the deletes of acknowledged messages handed to the store thread are done."""
+        while self._acking is not None and not self._acking.done():
+            await asyncio.wait([self._acking])
+
     async def _settle(self) -> None:
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=self._settle_timeout)
         self._flush_acks()
 
+    async def _store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a store call on the store's own thread (or here without one: tests of the replayer alone)."""
+        if self._executor is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     async def _sweep(self) -> bool:
         """Send everything stored, oldest first; True when a publish failed (sweep again later)."""
         self._failure, cursor = None, 0
-        while self._failure is None and (batch := self._store.peek(self._batch, after=cursor)):
+        while self._failure is None and (batch := await self._store_call(self._store.peek, self._batch, cursor)):
             for msg in batch:
                 await self._wait_for_room()
                 if self._failure is not None:
@@ -422,6 +450,7 @@ class Replayer:
         while self._in_flight:
             await asyncio.wait(set(self._in_flight))
         self._flush_acks()
+        await self._acked()
         return self._failure is not None
 
     async def _wait_for_room(self) -> None:
@@ -473,6 +502,28 @@ class Replayer:
         return delay
 
     def _flush_acks(self) -> None:
-        if self._acked_ids:
-            ids, self._acked_ids = self._acked_ids, []
+        """Delete what was acknowledged, in order on the store's thread (a commit with an fsync)."""
+        if not self._acked_ids:
+            return
+        ids, self._acked_ids = self._acked_ids, []
+        if self._executor is None:
             self._store.ack(ids)
+            return
+        self._acking = asyncio.get_running_loop().run_in_executor(self._executor, self._store.ack, ids)
+
+    async def _acked(self) -> None:
+        """Wait for the last delete; a store error surfaces here, to ``run()``'s caller."""
+        if self._acking is not None:
+            acking, self._acking = self._acking, None
+            await acking
+
+
+def _private_file(path: Path) -> None:
+    """The store holds positions: owner-only (0600), as the state files; SQLite gives its WAL the same mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise sqlite3.DatabaseError(f"{path} is not a regular file")
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -1,7 +1,7 @@
 """Where publishes wait while the link is down: a small protocol and the in-memory queue.
 
 The link only needs ``put``/``peek``/``ack``, so an on-disk store (the offline
-data store for info messages) can take the in-memory queue's place.
+data store for durable publishes) can take the in-memory queue's place.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Outgoing:
     retain: bool = False
     future: asyncio.Future[None] | None = field(default=None, compare=False, repr=False)
     stored: bool = field(default=False, compare=False)  # also kept in the offline store (never stored twice)
+    durable: bool = field(default=False, compare=False)  # kept in the offline store while the broker is away
 
 
 class Outbox(Protocol):

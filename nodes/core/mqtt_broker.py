@@ -151,13 +151,13 @@ class MqttClientNode(Node):
 
 
 def find_link(node: Node, broker_id: str) -> MqttLink:
-    """The link of broker node ``broker_id``, or ``runtime.services["mqtt"]`` when empty."""
+    """The link of broker node ``broker_id``, or the device's own link when empty."""
     if broker_id:
         link = getattr(node.runtime.nodes.get(broker_id), "link", None)
         if link is None:
             raise NodeError(f"broker: mqtt-broker node {broker_id!r} has no connection (did it fail to start?)")
         return link  # type: ignore[no-any-return]
-    link = node.runtime.services.get("mqtt")
+    link = node.runtime.services.link
     if link is None:
         raise NodeError("broker: not set, and there is no device MQTT connection to use")
     return link  # type: ignore[no-any-return]

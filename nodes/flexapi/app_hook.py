@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
 from flowengine.message import make_msg
-from flowengine.node import Node, NodeConfig
+from flowengine.node import Node, NodeConfig, NodeRef
 
-SERVICE = "flexapi.app_hooks"
 APP_KEY = re.compile(r"app\.[A-Za-z0-9_]{1,64}")
 
 
 class AppHookConfig(NodeConfig):
     keys: list[str] = Field(min_length=1, description="app.* parameter names this hook handles")
+    app: Annotated[str, NodeRef("flexapi app")] = Field(
+        default="flexapi-app", description="the flexapi app node whose app/control requests this hook serves"
+    )
 
     @field_validator("keys")
     @classmethod
@@ -26,31 +28,21 @@ class AppHookConfig(NodeConfig):
         return keys
 
 
-def hooks_of(services: dict[str, Any]) -> dict[str, AppHookNode]:
-    return services.setdefault(SERVICE, {})  # type: ignore[no-any-return]
-
-
 class AppHookNode(Node[AppHookConfig]):
-    """Declares app keys (valid in app/control and app/refresh) and emits ``{key: value}`` of its keys."""
+    """Declares app keys (valid in app/control and app/refresh) and emits ``{key: value}`` of its keys.
+
+    It refers to the ``flexapi app`` node (``app``), which finds its hooks through
+    that reference when a request arrives.
+    """
 
     Config = AppHookConfig
-    accepts_input = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        hooks_of(self.runtime.services)[self.id] = self  # before any node starts: keys valid at once
 
     @property
     def keys(self) -> list[str]:
-        return list(self.config.keys)  # type: ignore[attr-defined]
+        return list(self.config.keys)
 
     def notify(self, values: dict[str, Any]) -> None:
         """Emit the accepted values that belong to this hook, if any."""
         mine = {k: v for k, v in values.items() if k in self.keys}
         if mine:
             self.send(make_msg(mine, topic="app/control"))
-
-    async def on_close(self) -> None:
-        hooks = hooks_of(self.runtime.services)
-        if hooks.get(self.id) is self:
-            del hooks[self.id]

@@ -2,8 +2,9 @@
 
 The definitions are durable (``custom_groups.json``); every change is written
 first, then handed to ``runtime.update_generated`` so each custom group becomes a
-``flexapi custom group`` node in the running graph. If the graph rejects the
-result, the old definitions are written back and nothing changes.
+``flexapi custom group`` node in the running graph, wired from ``flexapi values``
+and to ``flexapi out`` like the reserved groups. If the graph rejects the result,
+the old definitions are written back and nothing changes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.errors import FlowConfigError
+from flowengine.message import Msg
 from flowengine.node import NodeConfig
 from nodes.flexapi import statefiles
 from nodes.flexapi.customdefs import Groups, describe, parse_group_set
@@ -19,16 +21,18 @@ from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.group_node import no_fields
 from nodes.flexapi.groups import custom_key_ok
 from nodes.flexapi.handler import FlexApiNode
+from nodes.flexapi.messages import request_of, values_of
 from nodes.flexapi.settings import build_view, parse_settings_change
 
 GENERATOR = "custom-groups"
-#: Ids of the default flow's nodes that generated custom group nodes attach to.
+#: Ids of the default flow's nodes that generated custom group nodes are wired from and to.
+VALUES_NODE_ID = "flexapi-values"
 OUT_NODE_ID = "flexapi-out"
 TAB_ID = "flexapi-agent"
 
 
 def node_dicts(groups: Groups) -> list[dict[str, Any]]:
-    """One ``flexapi custom group`` node per custom group, wired to the default flow's ``flexapi out``."""
+    """One ``flexapi custom group`` node per custom group, fed by ``flexapi values``, reporting to ``flexapi out``."""
     return [
         {
             "id": f"flexapi-custom-{name}",
@@ -38,6 +42,7 @@ def node_dicts(groups: Groups) -> list[dict[str, Any]]:
             "group_name": name,
             "interval": settings.interval,
             "interest": settings.interest,
+            "wiredFrom": [VALUES_NODE_ID],
             "wires": [[OUT_NODE_ID]],
         }
         for name, settings in groups.items()
@@ -49,25 +54,19 @@ def generated_nodes(state_dir: Path) -> list[dict[str, Any]]:
     return node_dicts(statefiles.load_custom_groups(state_dir))
 
 
-class CustomGroupsNode(FlexApiNode):
-    """Answers group/set, group/get, and {name}/set, {name}/refresh of every custom group."""
+class CustomGroupsNode(FlexApiNode[NodeConfig]):
+    """Answers group/set, group/get, and {name}/set, {name}/refresh of every custom group.
+
+    It also collects every value (wired from ``flexapi values``) to answer refreshes;
+    a name that is no custom group gets ``not_found``.
+    """
 
     Config = NodeConfig
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.groups: Groups = statefiles.load_custom_groups(self.state_dir)
-        self.claim("group", "set")
-        self.claim("group", "get")
-        self._claim_groups(set(self.groups))
-
-    def _claim_groups(self, names: set[str]) -> None:
-        for group, op in list(self._claims):
-            if group != "group" and group not in names:
-                self.release(group, op)
-        for name in names:
-            self.claim(name, "set")
-            self.claim(name, "refresh")
+        self.latest: dict[str, Any] = {}
 
     async def on_start(self) -> None:
         self.create_task(self._deploy_groups(), "generate")
@@ -77,15 +76,25 @@ class CustomGroupsNode(FlexApiNode):
         await self.runtime.update_generated(GENERATOR, node_dicts(self.groups))
         self.status("green", "dot", f"{len(self.groups)} custom group(s)")
 
+    def on_input(self, msg: Msg) -> Any:
+        if request_of(msg) is not None:
+            return self.answer(msg)
+        values = values_of(msg)
+        if values:
+            self.latest.update(values)
+        return None
+
     async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:
         group, op = request["group"], request["op"]
         if group == "group" and op == "get":
             no_fields(body)
             return [describe(n, s) for n, s in self.groups.items()]
-        if group == "group":
+        if group == "group" and op == "set":
             new, result = parse_group_set(body, self.groups)
             await self._commit(new)
             return result
+        if group not in self.groups or op not in ("set", "refresh"):
+            raise RequestError("not_found", f"group: {group!r} does not exist")
         if op == "refresh":
             return self._refresh(group, body)
         change = parse_settings_change(body, custom_key_ok, f"custom group {group}")
@@ -95,7 +104,7 @@ class CustomGroupsNode(FlexApiNode):
     def _refresh(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         no_fields(body)
         interest = self.groups[name].interest or {}
-        payload, valid = build_view(interest, self.values.values, self.include_invalid)
+        payload, valid = build_view(interest, self.latest, self.include_invalid)
         if not valid:
             raise RequestError("data_invalid", f"{name}: no valid value for any key of the interest")
         return payload
@@ -110,5 +119,4 @@ class CustomGroupsNode(FlexApiNode):
             await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(old))
             raise invalid(f"settings: {exc.problems[0].message if exc.problems else exc}") from None
         self.groups = new
-        self._claim_groups(set(new))
         self.status("green", "dot", f"{len(new)} custom group(s)")

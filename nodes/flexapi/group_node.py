@@ -1,21 +1,25 @@
-"""``flexapi group``: one reserved group (summary, obd, gnss, ...): its settings, timer and refresh."""
+"""``flexapi group``: one reserved group (summary, obd, gnss, ...): its values, settings, timer and refresh."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, field_validator
 
-from flowengine.node import NodeConfig
+from flowengine.message import Msg
+from flowengine.node import ConfigT, NodeConfig
 from nodes.flexapi import statefiles
 from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.groups import GROUPS, GroupDef
 from nodes.flexapi.handler import FlexApiNode
+from nodes.flexapi.messages import request_of, values_of
 from nodes.flexapi.settings import Settings, build_view, effective_interest, parse_settings_change, ts_keys_for
 
 #: Groups with a node type of their own (state beyond settings).
 OWN_TYPES = {"userdata": "flexapi userdata", "app": "flexapi app"}
+#: Output 1: the group's reports (infos), to ``flexapi out``.
+INFOS = 1
 
 
 class GroupConfig(NodeConfig):
@@ -36,22 +40,32 @@ def no_fields(body: dict[str, Any]) -> None:
         raise invalid(f"{field}: unknown field (this request takes only client_token)")
 
 
-class GroupNode(FlexApiNode):
-    """Keeps a group's interval and interest (durable), uploads on its timer, answers set and refresh."""
+def prefix_of(key: str) -> str:
+    return key.rsplit(".", 1)[0]
 
-    Config: ClassVar[type[NodeConfig]] = GroupConfig
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class GroupBase(FlexApiNode[ConfigT]):
+    """A reserved group, in three named stages: collect, interest and alias, report.
+
+    - **collect**: keeps the latest value of every key of the group's sources, from
+      the value updates wired in (``flexapi values``);
+    - **interest and alias**: the group's interest (durable, set by ``{group}/set``)
+      picks and renames keys, with a ``<source>.ts`` stamp per source used;
+    - **report**: every ``interval`` seconds the view goes out on output 1 (infos),
+      and ``{group}/refresh`` answers with it on output 0 (answers).
+    """
+
+    outputs = 2
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.group: GroupDef = GROUPS[self.group_name()]
+        self.latest: dict[str, Any] = {}
         self.settings: Settings = self.load_settings()
         self._timer: asyncio.Task[Any] | None = None
-        self.claim(self.group.name, "refresh")
-        if self.group.timed:
-            self.claim(self.group.name, "set")
 
     def group_name(self) -> str:
-        return str(self.config.group)  # type: ignore[attr-defined]
+        raise NotImplementedError
 
     def load_settings(self) -> Settings:
         return statefiles.load_group_settings(self.state_dir, self.group)
@@ -62,36 +76,62 @@ class GroupNode(FlexApiNode):
     async def on_start(self) -> None:
         self.restart_timer()
 
-    def restart_timer(self) -> None:
-        """(Re)start the upload timer: a new interval takes effect at once (DESIGN #13)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.group.timed and self.settings.interval > 0:
-            self._timer = self.every(self.settings.interval, self.upload, "upload")
-        self.status(
-            "green" if self._timer else "grey",
-            "dot",
-            f"every {self.settings.interval}s" if self._timer else "on demand",
-        )
+    def on_input(self, msg: Msg) -> Any:
+        if request_of(msg) is not None:
+            return self.answer(msg)
+        values = values_of(msg)
+        if values:
+            self.collect(values)
+        return None
+
+    # -- collect ----------------------------------------------------------------------
+
+    def collect(self, values: dict[str, Any]) -> None:
+        """Keep the latest value of the keys this group's sources provide."""
+        for key, value in values.items():
+            if prefix_of(key) in self.group.prefixes:
+                self.latest[key] = value
+
+    # -- interest and alias -------------------------------------------------------------
 
     def default_keys(self) -> list[str]:
         return self.group.keys()
 
     def view(self) -> tuple[dict[str, Any], bool]:
+        """(payload, any valid value): the interest's keys, aliased, with their ``.ts`` stamps."""
         interest = effective_interest(self.settings.interest, self.default_keys())
         ts = ts_keys_for(interest, self.group.prefixes)
-        return build_view(interest, self.values.values, self.include_invalid, ts)
+        return build_view(interest, self.latest, self.include_invalid, ts)
+
+    # -- report -------------------------------------------------------------------------
+
+    def restart_timer(self) -> None:
+        """(Re)start the upload timer: a new interval takes effect at once."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.group.timed and self.settings.interval > 0:
+            self._timer = self.every(self.settings.interval, self.upload, "upload")
+        running = self._timer is not None
+        self.status(
+            "green" if running else "grey", "dot", f"every {self.settings.interval}s" if running else "on demand"
+        )
 
     def upload(self) -> None:
         payload, valid = self.view()
         if valid or self.include_invalid:
-            self.info(self.group.name, payload)
+            self.send(self.info_msg(self.group.name, payload), INFOS)
+
+    # -- requests -----------------------------------------------------------------------
 
     async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:
-        if request["op"] == "refresh":
+        op = request["op"]
+        if op == "refresh":
             return self.refresh(body)
-        return await self.apply_settings(parse_settings_change(body, self.group.owns, f"group {self.group.name}"))
+        if op == "set" and self.group.timed:
+            change = parse_settings_change(body, self.group.owns, f"group {self.group.name}")
+            return await self.apply_settings(change)
+        raise RequestError("not_found", f"{self.group.name}/{op}: the {self.group.name} group has no {op} request")
 
     def refresh(self, body: dict[str, Any]) -> dict[str, Any]:
         no_fields(body)
@@ -108,3 +148,20 @@ class GroupNode(FlexApiNode):
         if new.interval != old.interval:
             self.restart_timer()
         return change
+
+
+class GroupNode(GroupBase[GroupConfig]):
+    """A reserved group, in three named stages: collect, interest and alias, report.
+
+    - **collect**: keeps the latest value of every key of the group's sources, from
+      the value updates wired in (``flexapi values``);
+    - **interest and alias**: the group's interest (durable, set by ``{group}/set``)
+      picks and renames keys, with a ``<source>.ts`` stamp per source used;
+    - **report**: every ``interval`` seconds the view goes out on output 1 (infos),
+      and ``{group}/refresh`` answers with it on output 0 (answers).
+    """
+
+    Config = GroupConfig
+
+    def group_name(self) -> str:
+        return self.config.group

@@ -1,107 +1,57 @@
-"""Base of the FlexAPI request handler nodes: routes, responses, durable state, device settings.
+"""Base of the FlexAPI nodes that answer requests: the answer envelope, durable state, device settings.
 
-A handler claims the (group, op) pairs it answers in the ``flexapi.routes``
-service; ``flexapi request`` answers ``not_found`` for pairs nobody claims and
-routes the rest by wire. Claims are made when the node is built, before any
-node starts, so no early request is misjudged.
+A handler gets its requests from ``flexapi request`` (which routes each one to
+exactly one handler) and sends the answer on output 0, wired back to it. Every
+request gets exactly one answer, whatever goes wrong in between.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from flowengine.config import DeviceConfig
 from flowengine.errors import StateError
 from flowengine.message import Msg, make_msg
-from flowengine.node import Node
+from flowengine.node import ConfigT, Node
+from flowengine.state import write_json_off_loop
 from nodes.flexapi import statefiles
+from nodes.flexapi.device_settings import FlexApiSettings, flexapi_settings
 from nodes.flexapi.envelope import RequestError, failure, success
-from nodes.flexapi.ratelimit import limiter_of
-from nodes.flexapi.topics import info_topic, response_topic, topic_root
-from nodes.flexapi.values import LatestValues, latest_values
+from nodes.flexapi.messages import request_of, response_msg
+from nodes.flexapi.topics import info_topic, topic_root
 
-ROUTES = "flexapi.routes"
-
-
-def routes_of(services: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """(group, op) -> id of the node that answers it."""
-    return services.setdefault(ROUTES, {})  # type: ignore[no-any-return]
+RESPONSES = 0
 
 
-def device_config(services: dict[str, Any]) -> DeviceConfig:
-    """The running device's settings, or defaults (unit tests)."""
-    device = services.get("device")
-    if device is None:
-        device = services["device"] = DeviceConfig()
-    return device  # type: ignore[no-any-return]
-
-
-def response_msg(request: Msg, body: dict[str, Any]) -> Msg:
-    """The response to ``request`` on its ``/resp`` topic; carries the request's routing data."""
-    info = dict(request.get("flexapi") or {})
-    info["ok"] = "result" in body
-    return make_msg(body, topic=response_topic(info["topic"]), flexapi=info)
-
-
-class FlexApiNode(Node):
-    """A node that answers FlexAPI requests and may publish group infos (one output: to ``flexapi out``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._claims: set[tuple[str, str]] = set()
-
-    # -- routes -----------------------------------------------------------------------
-
-    def claim(self, group: str, op: str) -> None:
-        routes_of(self.runtime.services)[(group, op)] = self.id
-        self._claims.add((group, op))
-
-    def release(self, group: str, op: str) -> None:
-        routes = routes_of(self.runtime.services)
-        if routes.get((group, op)) == self.id:
-            del routes[(group, op)]
-        self._claims.discard((group, op))
-
-    def handles(self, group: str, op: str) -> bool:
-        return routes_of(self.runtime.services).get((group, op)) == self.id
-
-    async def on_close(self) -> None:
-        for group, op in list(self._claims):
-            self.release(group, op)
-
-    # -- settings and state -----------------------------------------------------------
+class FlexApiNode(Node[ConfigT]):
+    """A node that answers FlexAPI requests (output 0: answers, back to ``flexapi request``)."""
 
     @property
-    def device(self) -> DeviceConfig:
-        return device_config(self.runtime.services)
+    def settings_section(self) -> FlexApiSettings:
+        return flexapi_settings(self.runtime.services.device)
 
     @property
     def root(self) -> str:
-        return topic_root(self.device.mqtt.client_id, self.device.mqtt.topic_prefix)
+        mqtt = self.runtime.services.device.mqtt
+        return topic_root(mqtt.client_id, mqtt.topic_prefix)
 
     @property
     def include_invalid(self) -> bool:
-        return self.device.flexapi.include_invalid
-
-    @property
-    def values(self) -> LatestValues:
-        return latest_values(self.runtime.services)
+        return self.settings_section.include_invalid
 
     @property
     def state_dir(self) -> Path | None:
         return self.runtime.state_dir
 
     async def save(self, name: str, value: Any) -> None:
-        """Write a state file durably, off the event loop; raises StateError."""
-        await asyncio.to_thread(statefiles.save, self.state_dir, name, value)
+        """Write a state file durably on the state writer's thread; raises StateError."""
+        if self.state_dir is not None:
+            await write_json_off_loop(statefiles.flexapi_dir(self.state_dir) / name, value)
 
-    # -- requests ---------------------------------------------------------------------
-
-    async def on_input(self, msg: Msg) -> None:
-        request = msg.get("flexapi")
-        if not isinstance(request, dict) or not self.handles(request.get("group", ""), request.get("op", "")):
+    async def answer(self, msg: Msg) -> None:
+        """Handle the request in ``msg`` and send its one answer."""
+        request = request_of(msg)
+        if request is None:
             return
         token = request.get("token")
         try:
@@ -113,9 +63,7 @@ class FlexApiNode(Node):
         except Exception as exc:
             body = failure(token, "device_error", f"{request.get('group')}/{request.get('op')}: internal error")
             self.error(exc, msg)
-        if request.get("ticket") is not None:  # a rejected request does not count against the retry interval
-            limiter_of(self.runtime.services).settle(request["ticket"], "result" in body)
-        self.send(response_msg(msg, body))
+        self.send(response_msg(request, body), RESPONSES)
         self.after_response(request, body)
 
     async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:
@@ -123,8 +71,8 @@ class FlexApiNode(Node):
         raise NotImplementedError
 
     def after_response(self, request: dict[str, Any], body: dict[str, Any]) -> None:
-        """Hook run once the response is on its way (app hooks)."""
+        """Hook run once the answer is on its way."""
 
-    def info(self, group: str, payload: dict[str, Any]) -> None:
-        """Publish a timer upload on ``{root}/{group}/info``."""
-        self.send(make_msg(payload, topic=info_topic(self.root, group)))
+    def info_msg(self, group: str, payload: dict[str, Any]) -> Msg:
+        """A report of ``group`` on ``{root}/{group}/info``."""
+        return make_msg(payload, topic=info_topic(self.root, group))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from flowengine.message import make_msg
+from flowengine.mqtt.subscriptions import Subscription
 from flowengine.node import Node, NodeConfig
-from nodes.flexapi.handler import device_config
 from nodes.flexapi.topics import request_filters, topic_root
 
 
@@ -17,30 +16,28 @@ class FlexApiInNode(Node[NodeConfig]):
     Config = NodeConfig
     accepts_input = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._subs: list[Any] = []
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._subs: list[Subscription] = []
 
     async def on_start(self) -> None:
-        link = self.runtime.services.get("mqtt")
+        link = self.runtime.services.link
         if link is None:
             self.status("red", "ring", "no MQTT link")
-            self.log.warning("no MQTT link (services['mqtt']): requests cannot arrive")
+            self.log.warning("the runtime has no device link: requests cannot arrive")
             return
-        device = device_config(self.runtime.services)
-        root = topic_root(device.mqtt.client_id, device.mqtt.topic_prefix)
+        mqtt = self.runtime.services.device.mqtt
+        root = topic_root(mqtt.client_id, mqtt.topic_prefix)
         for topic_filter in request_filters(root):
-            sub = link.subscribe(topic_filter, device.mqtt.qos, self._received)
-            self._subs.append(await sub if inspect.isawaitable(sub) else sub)
+            self._subs.append(link.subscribe(topic_filter, mqtt.qos, self._received))
         self.status("green", "dot", root)
 
     def _received(self, topic: str, payload: bytes) -> None:
         self.send(make_msg(payload, topic=topic, retain=bool(getattr(payload, "retain", False))))
 
     async def on_close(self) -> None:
-        link = self.runtime.services.get("mqtt")
+        link = self.runtime.services.link
         for sub in self._subs:
-            result = link.unsubscribe(sub) if link is not None else None
-            if inspect.isawaitable(result):
-                await result
+            if link is not None:
+                link.unsubscribe(sub)
         self._subs.clear()

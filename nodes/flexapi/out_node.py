@@ -1,15 +1,15 @@
-"""``flexapi out``: publishes responses and group infos on the device's MQTT link with its QoS."""
+"""``flexapi out``: publishes responses, reports and events on the device's MQTT link with its QoS."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 from typing import Any
 
+from flowengine.logthrottle import LogThrottle
 from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
-from nodes.flexapi.handler import device_config
+from nodes.flexapi.messages import is_response
 
 
 def encode(payload: Any) -> bytes:
@@ -26,7 +26,9 @@ LINK_STATUS_PERIOD = 2.0
 class FlexApiOutNode(Node[NodeConfig]):
     """Publishes ``msg.payload`` (JSON) on ``msg.topic`` with the device's QoS.
 
-    Its status shows the link: connected or offline, and how many info messages
+    Everything but answers to requests is durable: with ``--offline-store`` it waits
+    on disk while the broker is out of reach (answers are only worth something now).
+    Its status shows the link: connected or offline, and how many durable messages
     wait (offline store or memory queue) and were dropped; a ``status`` node scoped
     to it hands those changes to a flow (e.g. ``offline (store): 42 waiting, 0 dropped``).
     """
@@ -34,14 +36,18 @@ class FlexApiOutNode(Node[NodeConfig]):
     Config = NodeConfig
     outputs = 0
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._log = LogThrottle(self.log)
+
     async def on_start(self) -> None:
         self.every(LINK_STATUS_PERIOD, self.show_link, "link-status")
         self.show_link()
 
     def show_link(self) -> None:
         """Refresh the status from the link's offline figures."""
-        link = self.runtime.services.get("mqtt")
-        if link is None or not hasattr(link, "offline_stats"):
+        link = self.runtime.services.link
+        if link is None:
             return
         figures = {"connected": bool(link.connected), **link.offline_stats().as_dict()}
         backlog = f"{figures['waiting']} waiting, {figures['dropped']} dropped"
@@ -51,16 +57,15 @@ class FlexApiOutNode(Node[NodeConfig]):
             self.status("yellow", "ring", f"offline ({figures['mode']}): {backlog}")
 
     def on_input(self, msg: Msg) -> None:
-        link = self.runtime.services.get("mqtt")
+        link = self.runtime.services.link
         if link is None:
             self.status("red", "ring", "no MQTT link")
             return
-        qos = device_config(self.runtime.services).mqtt.qos
-        result = link.publish(str(msg["topic"]), encode(msg.get("payload")), qos=qos)
-        if inspect.isawaitable(result):
-            future = asyncio.ensure_future(result)
-            future.add_done_callback(self._published)
+        qos = self.runtime.services.device.mqtt.qos
+        result = link.publish(str(msg["topic"]), encode(msg.get("payload")), qos, durable=not is_response(msg))
+        if result is not None:
+            asyncio.ensure_future(result).add_done_callback(self._published)
 
     def _published(self, future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:
-            self.log.warning("publish failed: %s", future.exception())
+            self._log.warning("publish", "publish failed: %s", future.exception())

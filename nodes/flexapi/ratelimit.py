@@ -53,11 +53,3 @@ class RetryLimiter:
     @property
     def open_tickets(self) -> int:
         return len(self._tickets)
-
-
-SERVICE = "flexapi.limiter"
-
-
-def limiter_of(services: dict[str, object]) -> RetryLimiter:
-    """The device's retry limiter (created on first use)."""
-    return services.setdefault(SERVICE, RetryLimiter())  # type: ignore[return-value]

@@ -12,7 +12,7 @@ from typing import Any
 
 from nodes.flexapi.envelope import invalid, json_kind
 from nodes.flexapi.groups import MAX_ALIAS_BYTES, MAX_INTERVAL, MAX_ITEMS
-from nodes.flexapi.params import PARAMS, canonical
+from nodes.flexapi.params import PARAMS, canonical, is_userdata_key
 
 KeyCheck = Callable[[str], bool]
 SETTINGS_FIELDS = ("interval", "interest")
@@ -56,11 +56,20 @@ def check_interest(value: Any, key_ok: KeyCheck, owner: str, field: str = "inter
             raise invalid(f"{field}.{key}: alias must be a string, got {json_kind(alias)}")
         if len(alias.encode("utf-8", "surrogatepass")) > MAX_ALIAS_BYTES:
             raise invalid(f"{field}.{key}: alias longer than {MAX_ALIAS_BYTES} bytes")
+        if alias and alias != key and names_a_parameter(alias):
+            raise invalid(
+                f"{field}.{key}: alias {alias!r} is the name of a parameter or stamp; reports would be ambiguous"
+            )
         name = alias or key
         if name in reported:
             raise invalid(f"{field}.{key}: reports as {name!r}, the same as {reported[name]!r}")
         reported[name] = key
     return dict(value)
+
+
+def names_a_parameter(name: str) -> bool:
+    """True for a parameter key, a ``.ts``/``.ul_ts`` stamp or a userdata key: no alias may take such a name."""
+    return canonical(name) in PARAMS or is_userdata_key(name) or name.endswith((".ts", ".ul_ts"))
 
 
 def parse_settings_change(body: Mapping[str, Any], key_ok: KeyCheck, owner: str) -> dict[str, Any]:

@@ -23,11 +23,12 @@ def request_filters(root: str) -> list[str]:
 
 
 def parse_request_topic(root: str, topic: str) -> tuple[str, str] | None:
-    """``{root}/{group}/{op}`` -> (group, op); None for any other topic."""
+    """``{root}/{group}/{op}`` -> (group, op); None for any other topic. The group may be empty
+    (``{root}//set``): such a request still gets its answer (no such group)."""
     if not topic.startswith(root + "/"):
         return None
     parts = topic[len(root) + 1 :].split("/")
-    if len(parts) != 2 or not parts[0] or parts[1] not in ("set", "refresh", "get", "control"):
+    if len(parts) != 2 or parts[1] not in ("set", "refresh", "get", "control", "toggle"):
         return None
     return parts[0], parts[1]
 

@@ -4,30 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowengine.message import make_msg
 from flowengine.node import NodeConfig
 from nodes.flexapi import statefiles, userdata_ops
-from nodes.flexapi.group_node import GroupNode
+from nodes.flexapi.group_node import GroupBase
 from nodes.flexapi.settings import Settings
 
+#: Output 2: the user data values, to ``flexapi values`` (custom groups may carry them).
+VALUES = 2
 
-class UserdataNode(GroupNode):
-    """Insert/update/delete user data (durable), upload it on a timer, answer refresh."""
+
+class UserdataNode(GroupBase[NodeConfig]):
+    """Insert/update/delete user data (durable), report it on its timer, answer refresh.
+
+    Its values are its own (it is their source): every change also goes out on
+    output 2, wired to ``flexapi values``; a deleted key goes out as None.
+    """
 
     Config = NodeConfig
+    outputs = 3
 
     def group_name(self) -> str:
         return "userdata"
 
     def load_settings(self) -> Settings:
-        self.data, settings = statefiles.load_userdata(self.state_dir, self.group)
-        self.values.update(self.data)
+        data, settings = statefiles.load_userdata(self.state_dir, self.group)
+        self.latest = dict(data)
         return settings  # type: ignore[no-any-return]
 
     async def save_settings(self, settings: Settings) -> None:
-        await self.save(statefiles.USERDATA, statefiles.userdata_json(self.data, settings))
+        await self.save(statefiles.USERDATA, statefiles.userdata_json(self.latest, settings))
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self.latest:
+            self.send(make_msg(dict(self.latest), topic="userdata"), VALUES)
+
+    def collect(self, values: dict[str, Any]) -> None:
+        """User data comes from requests only."""
 
     def default_keys(self) -> list[str]:
-        return list(self.data)
+        return list(self.latest)
 
     async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:
         if request["op"] == "refresh":
@@ -38,10 +55,14 @@ class UserdataNode(GroupNode):
         return await self.apply_data(op, body[op])
 
     async def apply_data(self, op: str, data: Any) -> dict[str, Any]:
-        new, result = userdata_ops.apply_operation(op, data, self.data)
+        new, result = userdata_ops.apply_operation(op, data, self.latest)
         await self.save(statefiles.USERDATA, statefiles.userdata_json(new, self.settings))
-        removed = set(self.data) - set(new)
-        self.data = new
-        self.values.remove(removed)
-        self.values.update(new)
+        changed: dict[str, Any] = {k: v for k, v in new.items() if self.latest.get(k, _GONE) != v}
+        changed.update(dict.fromkeys(set(self.latest) - set(new)))
+        self.latest = new
+        if changed:
+            self.send(make_msg(changed, topic="userdata"), VALUES)
         return result
+
+
+_GONE = object()

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from flowengine.errors import DeviceIOError, FlowConfigError, Problem
 from flowengine.message import make_msg
 from flowengine.node import Node, NodeConfig
+from nodes.sources.settings import source_settings
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
@@ -64,7 +65,7 @@ class SourceNode(Node[SourceConfig]):
             return []
         section = config.section or (cls.prefixes[0] if cls.prefixes else cls.type_name)  # type: ignore[attr-defined]
         try:
-            cls.Settings.model_validate(device.source(section))
+            cls.Settings.model_validate(source_settings(device, section))
         except ValidationError as exc:
             return [
                 Problem(f"sources.{section}", node_id, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()
@@ -73,8 +74,7 @@ class SourceNode(Node[SourceConfig]):
 
     def settings(self) -> dict[str, Any]:
         """The device config section for this source (``{}`` when there is none)."""
-        device = self.runtime.services.get("device")
-        return device.source(self.section_name) if device is not None else {}
+        return source_settings(self.runtime.services.device, self.section_name)
 
     @property
     def section_name(self) -> str:
@@ -95,8 +95,7 @@ class SourceNode(Node[SourceConfig]):
         backend = self.config.backend  # type: ignore[attr-defined]
         if backend != "auto":
             return bool(backend == "simulated")
-        device = self.runtime.services.get("device")
-        return bool(device is not None and device.simulate)
+        return self.runtime.services.device.simulate
 
     async def on_start(self) -> None:
         self.hw: Any = self.checked_settings() if self.Settings is not None else None

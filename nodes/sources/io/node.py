@@ -1,10 +1,10 @@
 """``io source``: digital inputs/outputs and analog inputs of the device (Appendix A.3).
 
 Pin map in the device config ``[sources.io]`` (see :mod:`nodes.sources.io.settings`).
-While running it offers ``runtime.services["io.outputs"]``: an object with
-``async apply_outputs(values)`` that drives ``io.DO{n}`` / ``io.DO{n}_pullup``,
-raises :class:`~flowengine.errors.DeviceIOError` when the hardware fails or is
-absent, and publishes fresh values. Simulated: gpiozero's MockFactory with a
+Its ``async apply_outputs(values)`` drives ``io.DO{n}`` / ``io.DO{n}_pullup`` for the
+node that refers to it (``flexapi io control``), raises
+:class:`~flowengine.errors.DeviceIOError` when the hardware fails or is absent, and
+publishes fresh values. Simulated: gpiozero's MockFactory with a
 mock MCP3xxx; DI1 follows the vehicle's ignition, AI1 its battery voltage.
 """
 
@@ -20,7 +20,6 @@ from nodes.sources.io.settings import MAX_AI, MAX_DI, MAX_DO, IoSettings
 from nodes.sources.io.sim_board import SimIoHardware
 from nodes.sources.sim.vehicle import Vehicle, shared_vehicle
 
-SERVICE = "io.outputs"
 PARAMS = (
     *(p for n in range(1, MAX_DI + 1) for p in (f"DI{n}", f"DI{n}_pullup")),
     *(p for n in range(1, MAX_DO + 1) for p in (f"DO{n}", f"DO{n}_pullup")),
@@ -49,11 +48,6 @@ class IoSource(SourceNode):
             self.sim = SimIoHardware(self.hw)
             self.factory = self.sim.factory
             self.vehicle = shared_vehicle(self.runtime)
-        self.runtime.services[SERVICE] = self
-
-    async def on_close(self) -> None:
-        if self.runtime.services.get(SERVICE) is self:
-            del self.runtime.services[SERVICE]
 
     async def run_backend(self) -> None:
         if self.factory is None:

@@ -4,9 +4,9 @@ Settings (``[sources.motion]``): ``iio_root`` (``/sys/bus/iio/devices``), ``acce
 and ``gyro_name`` (IIO device names; empty: the first device with the channel), ``yaw``
 (``gyro``: the integrated z gyroscope, or the GNSS heading when no gyroscope is found;
 ``heading``: always the GNSS heading). Values in g and deg/s; roll and pitch from
-gravity (see :mod:`.attitude`). The GNSS heading comes from the vehicle model under
-simulation and from the device's latest values (``gnss.heading`` as the flow stored it)
-on hardware. Simulated: a fake sysfs tree written by the vehicle model.
+gravity (see :mod:`.attitude`). The GNSS heading arrives on its input: wire the GNSS
+source (or anything sending ``gnss.heading``) into it, as the default flow does.
+Simulated: a fake sysfs tree written by the vehicle model.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowengine.errors import DeviceIOError
-from nodes.flexapi.values import SERVICE as VALUES_SERVICE
+from flowengine.message import Msg
 from nodes.sources.base import SourceNode, in_thread
 from nodes.sources.motion.attitude import integrate_yaw, roll_pitch
 from nodes.sources.motion.iio import find_device, read_accel_g, read_gyro_dps
@@ -51,7 +51,12 @@ class MotionSettings(BaseModel):
 
 
 class MotionSourceNode(SourceNode):
-    """Reads both sensors every ``interval``; a vanished device turns every value invalid."""
+    """Reads both sensors every ``interval``; a vanished device turns every value invalid.
+
+    Input: messages whose ``payload`` holds ``gnss.heading`` (the yaw without a gyroscope).
+    """
+
+    accepts_input = True
 
     prefixes: ClassVar[tuple[str, ...]] = ("motion",)
     keys: ClassVar[tuple[str, ...]] = KEYS
@@ -60,7 +65,14 @@ class MotionSourceNode(SourceNode):
     async def on_start(self) -> None:
         self.imu: SimulatedImu | None = None
         self.yaw = 0.0
+        self.heading: float | None = None
         await super().on_start()
+
+    def on_input(self, msg: Msg) -> None:
+        payload = msg.get("payload")
+        heading = payload.get("gnss.heading") if isinstance(payload, dict) else None
+        if isinstance(heading, (int, float)) and not isinstance(heading, bool):
+            self.heading = float(heading)
 
     async def run_backend(self) -> None:
         root = self.hw.iio_root
@@ -94,12 +106,8 @@ class MotionSourceNode(SourceNode):
             await asyncio.sleep(interval)
 
     def gnss_heading(self) -> float | None:
-        """The latest GNSS heading: the vehicle model's when simulated, else the stored ``gnss.heading``."""
-        if self.simulated:
-            return float(shared_vehicle(self.runtime).state().heading)
-        store = self.runtime.services.get(VALUES_SERVICE)
-        heading = store.values.get("gnss.heading") if store is not None else None
-        return float(heading) if isinstance(heading, (int, float)) else None
+        """The latest GNSS heading that arrived on the input (None before the first)."""
+        return self.heading
 
     async def on_close(self) -> None:
         if self.imu is not None:

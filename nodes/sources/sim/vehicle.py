@@ -1,7 +1,7 @@
 """The simulated vehicle: one seeded, deterministic model behind every simulated source.
 
-``shared_vehicle(runtime)`` returns the runtime's single :class:`Vehicle` (kept in
-``runtime.services["vehicle"]``), configured from the device config section
+``shared_vehicle(runtime)`` returns the runtime's single :class:`Vehicle` (a shared
+object of ``runtime.services``), configured from the device config section
 ``[sources.vehicle]``. ``vehicle.state()`` gives a frozen :class:`VehicleState` for
 "now": the model advances in fixed 0.1 s steps from its start, so the state at a given
 elapsed time depends only on the seed (and the replayed track, if any). The GNSS
@@ -374,13 +374,11 @@ def vehicle_settings(data: dict[str, Any]) -> VehicleSettings:
 
 
 def shared_vehicle(runtime: Any) -> Vehicle:
-    """The runtime's one simulated vehicle, created on first use from the device config."""
-    vehicle = runtime.services.get("vehicle")
-    if vehicle is None:
-        device = runtime.services.get("device")
-        vehicle = Vehicle(vehicle_settings(device.source("vehicle") if device is not None else {}))
-        runtime.services["vehicle"] = vehicle
-    return vehicle
+    """The runtime's one simulated vehicle, created on first use from ``[sources.vehicle]``."""
+    from nodes.sources.settings import source_settings
+
+    services = runtime.services
+    return services.shared(Vehicle, lambda: Vehicle(vehicle_settings(source_settings(services.device, "vehicle"))))
 
 
 __all__ = ["TANK_L", "Vehicle", "VehicleSettings", "VehicleState", "shared_vehicle", "vehicle_settings"]

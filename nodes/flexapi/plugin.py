@@ -1,0 +1,48 @@
+"""The FlexAPI agent as a flowengine package: its config section, default flow, state and commands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flowengine.config import DeviceConfig
+from flowengine.plugins import NodeObjects, Plugin
+from nodes.flexapi.device_settings import SECTION, FlexApiSettings
+
+
+class FlexApiPlugin(Plugin):
+    name = "flexapi"
+    sections = {SECTION: FlexApiSettings}
+
+    def default_flows(self) -> list[Path]:
+        from flows import default_flow
+
+        return [default_flow()]
+
+    def flow_env(self, device: DeviceConfig) -> Mapping[str, str]:
+        from nodes.flexapi.topics import topic_root
+
+        return {"FLOWENGINE_TOPIC_ROOT": topic_root(device.mqtt.client_id, device.mqtt.topic_prefix)}
+
+    def generated_nodes(self, state_dir: Path) -> Mapping[str, NodeObjects]:
+        from nodes.flexapi import custom_groups
+
+        return {custom_groups.GENERATOR: custom_groups.generated_nodes(state_dir)}
+
+    def add_commands(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        from nodes.flexapi.config_cli import add_config_command
+
+        add_config_command(commands)
+
+    def add_run_options(self, run: argparse.ArgumentParser) -> None:
+        run.add_argument(
+            "--include-invalid",
+            action="store_true",
+            default=None,
+            help="send invalid values as null instead of leaving them out (FlexAPI's Include Invalid Data)",
+        )
+
+    def run_overrides(self, args: argparse.Namespace) -> Mapping[str, Any]:
+        return {f"{SECTION}.include_invalid": args.include_invalid}
