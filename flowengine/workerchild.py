@@ -13,6 +13,7 @@ to kill is still stopped by the kernel. The parent dying kills this process too
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import importlib
 import math
@@ -49,10 +50,8 @@ def _arguments() -> argparse.Namespace:
 
 
 def _die_with_parent() -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: stdin EOF and RLIMIT_CPU still end it
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the stdin EOF and RLIMIT_CPU still end it
-        pass
 
 
 def _cap_memory(budget_mb: int) -> None:

@@ -19,18 +19,23 @@ worker survives and the agent would not.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-import jsonatapy
 import orjson
 
 from flowengine.errors import ExpressionError, ExpressionLimitError
 from flowengine.message import Msg, clone
 from flowengine.node import Node
 from nodes.core.typed import context_key
+
+T = TypeVar("T")
 
 #: Engine limits, per evaluation.
 TIMEOUT_MS = 500
@@ -43,7 +48,49 @@ _MOMENT = re.compile(r"\$moment\b")
 _LIMIT_CODES = ("D1012", "D1011", "U1001", "D2014", "D2015")
 CALLBACKS = ("flowContext", "globalContext", "env")
 #: ``$now(picture, zone)`` is ``$fromMillis`` of the evaluation's instant, by number of arguments given.
-_FROM_MILLIS = [jsonatapy.compile(f) for f in ("$fromMillis($m)", "$fromMillis($m, $p)", "$fromMillis($m, $p, $t)")]
+_FROM_MILLIS = ("$fromMillis($m)", "$fromMillis($m, $p)", "$fromMillis($m, $p, $t)")
+
+
+class _EngineThread:
+    """The one thread that touches jsonatapy objects.
+
+    The engine's objects belong to the thread that made them (it crashes the process when
+    one is used or freed on another, or once the thread that imported it ended), while flows are validated
+    and run on whichever thread runs the event loop. So every engine object is made, used
+    and freed here, kept in :attr:`objects` by key; callers hold only the key.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonata-engine")
+        self._ident: int | None = None
+        self.objects: dict[int, Any] = {}
+        self._keys = itertools.count()
+
+    def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` on the engine thread, waited for (evaluations are bounded in time)."""
+        if threading.get_ident() == self._ident:
+            return function(*args)
+        return self._executor.submit(self._run, function, *args).result()
+
+    def _run(self, function: Callable[..., T], *args: Any) -> T:
+        self._ident = threading.get_ident()
+        return function(*args)
+
+    def make(self, source: str) -> int:
+        """Compile ``source`` into a kept object; its key."""
+        import jsonatapy  # imported here: importing it on a thread that later ends breaks it on every other
+
+        key = next(self._keys)
+        self.objects[key] = jsonatapy.compile(source)
+        return key
+
+    def free(self, key: int) -> None:
+        """Drop the object of ``key`` on the engine thread, without waiting."""
+        with contextlib.suppress(RuntimeError):  # interpreter shutting down: nothing left to free
+            self._executor.submit(self.objects.pop, key, None)
+
+
+_ENGINE = _EngineThread()
 
 
 def compile_jsonata(source: str) -> JsonataExpression:
@@ -74,20 +121,29 @@ class JsonataExpression:
     async def evaluate_defined(
         self, node: Node[Any], msg: Msg, bindings: Mapping[str, Any] | None = None
     ) -> tuple[bool, Any]:
-        """``(defined, value)``: ``defined`` is False when the result is JSONata's undefined."""
+        """``(defined, value)``: ``defined`` is False when the result is JSONata's undefined.
+
+        Failures are ExpressionError (ExpressionLimitError for limits) worded as Node-RED's:
+        ``Invalid JSONata expression: <what>``.
+        """
+        try:
+            text = await self._evaluate(node, msg, dict(bindings or {}))
+        except ExpressionError as exc:
+            raise type(exc)(f"Invalid JSONata expression: {exc}") from None
+        return (False, None) if text is None else (True, orjson.loads(text))
+
+    async def _evaluate(self, node: Node[Any], msg: Msg, bindings: dict[str, Any]) -> str | None:
         data = to_json({"msg": msg} if self.legacy else msg)
         millis = int(node.clock.time() * 1000)
-        extra = dict(bindings or {})
         callbacks = _callbacks(node)
         if self.in_process:
-            text = self.compiled.run(data, extra, callbacks, millis)
-        else:
-            from nodes.core.usercode import HARD_GRACE, pool_for  # usercode imports this module
+            return self.compiled.run(data, bindings, callbacks, millis)
+        from nodes.core.usercode import HARD_GRACE, pool_for  # usercode imports this module
 
-            args = (self.source, data, extra, millis)
-            seconds = TIMEOUT_MS / 1000 + HARD_GRACE
-            text = await pool_for(node).run(_HANDLER, args, seconds=seconds, callbacks=callbacks)
-        return (False, None) if text is None else (True, orjson.loads(text))
+        seconds = TIMEOUT_MS / 1000 + HARD_GRACE
+        args = (self.source, data, bindings, millis)
+        result: str | None = await pool_for(node).run(_HANDLER, args, seconds=seconds, callbacks=callbacks)
+        return result
 
 
 _HANDLER = "nodes.core.jsonata:evaluate_in_worker"
@@ -108,23 +164,42 @@ def evaluate_in_worker(args: tuple[Any, ...], call: Callable[..., Any]) -> str |
 
 class _Compiled:
     """The engine's compiled expression with Node-RED's functions registered once; they read
-    the callbacks and the instant of the evaluation in progress."""
+    the callbacks and the instant of the evaluation in progress. Lives on the engine thread."""
 
     def __init__(self, source: str) -> None:
-        self.expression = _compile(source)
         self.callbacks: Mapping[str, Callable[..., Any]] = {}
         self.millis = 0
-        for name in CALLBACKS:
-            self.expression.register(name, lambda *a, _name=name: self.callbacks[_name](*a))
-        self.expression.register("clone", clone)
-        self.expression.register_override("millis", lambda: self.millis)
-        self.expression.register_override("now", lambda picture=None, zone=None: _now(self.millis, picture, zone))
+        self.key = _ENGINE.call(self._make, source)
 
-    def run(self, data: str, bindings: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]], millis: int) -> str | None:
+    def _make(self, source: str) -> int:
+        try:
+            key = _ENGINE.make(source)
+        except ValueError as exc:
+            raise ExpressionError(f"invalid JSONata expression: {_message(str(exc))}") from None
+        expression = _ENGINE.objects[key]
+        for name in CALLBACKS:
+            expression.register(name, lambda *a, _name=name: self.callbacks[_name](*a))
+        expression.register("clone", clone)
+        expression.register_override("millis", lambda: self.millis)
+        expression.register_override("now", lambda picture=None, zone=None: _now(self.millis, picture, zone))
+        return key
+
+    def __del__(self) -> None:
+        if hasattr(self, "key"):
+            _ENGINE.free(self.key)
+
+    def run(
+        self, data: str, bindings: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]], millis: int
+    ) -> str | None:
         """Evaluate with the engine's limits; the result as JSON text, None when undefined."""
+        return _ENGINE.call(self._run, data, bindings, callbacks, millis)
+
+    def _run(
+        self, data: str, bindings: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]], millis: int
+    ) -> str | None:
         self.callbacks, self.millis = callbacks, millis
         try:
-            result: str | None = self.expression.evaluate_json_or_none(
+            result: str | None = _ENGINE.objects[self.key].evaluate_json_or_none(
                 data, bindings or None, timeout=TIMEOUT_MS, max_sequence_length=MAX_SEQUENCE
             )
         except ExpressionError:
@@ -136,17 +211,15 @@ class _Compiled:
         return result
 
 
+_NOW: list[_Compiled] = []
+
+
 def _now(millis: int, picture: str | None = None, zone: str | None = None) -> Any:
+    if not _NOW:
+        _NOW.extend(_Compiled(source) for source in _FROM_MILLIS)
     given = 0 if picture is None else 1 if zone is None else 2
-    text = _FROM_MILLIS[given].evaluate_json_or_none(None, {"m": millis, "p": picture, "t": zone})
+    text = _NOW[given].run("null", {"m": millis, "p": picture, "t": zone}, {}, millis)
     return None if text is None else orjson.loads(text)
-
-
-def _compile(source: str) -> Any:
-    try:
-        return jsonatapy.compile(source)
-    except ValueError as exc:
-        raise ExpressionError(f"invalid JSONata expression: {_message(str(exc))}") from None
 
 
 def _error(text: str) -> ExpressionError:
@@ -155,8 +228,11 @@ def _error(text: str) -> ExpressionError:
 
 
 def _message(text: str) -> str:
-    """The engine's message without its ``Parse error:`` prefix (the code stays, as Node-RED shows it)."""
-    return text.removeprefix("Parse error: ")
+    """The engine's message as jsonata-js words it: no ``Parse error:`` prefix, no error code."""
+    return _CODE.sub("", text.removeprefix("Parse error: "), count=1)
+
+
+_CODE = re.compile(r"^[A-Z]\d{4}: ")
 
 
 def _callbacks(node: Node[Any]) -> dict[str, Callable[..., Any]]:

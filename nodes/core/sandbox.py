@@ -66,6 +66,7 @@ IN_PROCESS_CHARS = 10_000
 class NeedsWorker(Exception):
     """The in-process fast path met work it cannot bound: evaluate the expression in a worker."""
 
+
 ALLOWED_SYNTAX: tuple[type[ast.AST], ...] = (
     ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Store, ast.BinOp, ast.UnaryOp, ast.BoolOp,
     ast.Compare, ast.IfExp, ast.Call, ast.keyword, ast.Subscript, ast.Attribute, ast.Slice,
@@ -220,9 +221,9 @@ def _constant_int(node: ast.AST) -> int | None:
         return node.value
     if isinstance(node, ast.BinOp) and not _is_sequence(node):
         left, right = _constant_int(node.left), _constant_int(node.right)
-        if left is not None and right is not None and isinstance(node.op, (ast.Add, ast.Mult, ast.Sub)):
-            if abs(left).bit_length() + abs(right).bit_length() < 64:
-                return int(simpleeval.DEFAULT_OPERATORS[type(node.op)](left, right))
+        small = left is not None and right is not None and abs(left).bit_length() + abs(right).bit_length() < 64
+        if small and isinstance(node.op, (ast.Add, ast.Mult, ast.Sub)):
+            return int(simpleeval.DEFAULT_OPERATORS[type(node.op)](left, right))
     return None
 
 
@@ -269,6 +270,8 @@ def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
 
 class Evaluator(simpleeval.EvalWithCompoundTypes):
     """One evaluation: simpleeval with our operators, attribute rules and budgets."""
+
+    functions: dict[str, Any]
 
     def __init__(self, names: dict[str, Any], functions: dict[str, Any], limits: Limits, bounded: bool = False) -> None:
         self.limits = limits
@@ -491,9 +494,7 @@ SAFE_NAMES: dict[str, Any] = {"True": True, "False": False, "None": None, "pi": 
 class Sandbox:
     """A compiled expression, evaluated on demand with fresh budgets each time."""
 
-    def __init__(
-        self, source: str, limits: Limits = DEFAULT_LIMITS, functions: Collection[str] | None = None
-    ) -> None:
+    def __init__(self, source: str, limits: Limits = DEFAULT_LIMITS, functions: Collection[str] | None = None) -> None:
         self.source = source
         self.limits = limits
         self.tree = compile_expression(source, limits, functions)

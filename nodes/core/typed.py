@@ -18,6 +18,8 @@ from flowengine.node import Node
 STATIC_TYPES = frozenset({"str", "num", "bool", "json", "date", "bin"})
 #: Every value type the shared evaluator understands.
 VALUE_TYPES = STATIC_TYPES | {"msg", "flow", "global", "env"}
+#: Evaluated by the node itself (asynchronously, see nodes/core/jsonata.py), not by :func:`typed_value`.
+JSONATA = "jsonata"
 #: Node-RED store prefix of a context key: ``#:(file)::key``.
 _STORE_PREFIX = re.compile(r"^#:\((\S+?)\)::")
 
@@ -63,8 +65,7 @@ def check_type(vtype: str | None, allowed: frozenset[str] | set[str], what: str 
     """Pydantic-validator helper: reject a type this engine cannot evaluate, naming the choices."""
     if vtype is None or vtype in allowed:
         return vtype
-    hint = " (JSONata is not supported; use an expression node)" if vtype == "jsonata" else ""
-    raise ValueError(f"unsupported {what} {vtype!r}{hint}; expected one of {', '.join(sorted(allowed))}")
+    raise ValueError(f"unsupported {what} {vtype!r}; expected one of {', '.join(sorted(allowed))}")
 
 
 def check_static(value: Any, vtype: str | None) -> Any:
