@@ -34,7 +34,7 @@ def _empty(a: Any) -> bool | None:
 def _is_json(a: Any) -> bool:
     try:
         json.loads(a)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return False
     return True
 

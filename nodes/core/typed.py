@@ -37,6 +37,8 @@ def static_value(value: Any, vtype: str) -> Any:
             return json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError as exc:
             raise NodeError(f"invalid JSON value {value!r}: {exc.msg}") from exc
+        except RecursionError:
+            raise NodeError("invalid JSON value: nested too deeply") from None
     if vtype == "date":
         return _date(value)
     if vtype == "bin":
@@ -105,6 +107,8 @@ def _binary(value: Any) -> bytes:
         data = json.loads(value) if isinstance(value, str) else value
     except json.JSONDecodeError as exc:
         raise NodeError(f"invalid buffer value {value!r}: {exc.msg}") from exc
+    except RecursionError:
+        raise NodeError("invalid buffer value: nested too deeply") from None
     if isinstance(data, str):
         return data.encode()
     if isinstance(data, list):
