@@ -29,7 +29,9 @@ class ExpressionConfig(NodeConfig):
     @field_validator("expression")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        compile_expression(value, functions=FUNCTIONS)  # ExpressionError is a ValueError: reported with node id and field
+        compile_expression(
+            value, functions=FUNCTIONS
+        )  # ExpressionError is a ValueError: reported with node id and field
         return value
 
     _property = field_validator("property", mode="before")(lambda v: v or "payload")

@@ -287,11 +287,11 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
             }
         )
         if bounded:
-            operators.update({op: _guarded(operators[op]) for op in _WALKING_COMPARISONS})
+            operators.update(_GUARDED_COMPARISONS)
         super().__init__(operators=operators, functions=dict(functions), names=names)
         self.functions.pop("set", None)  # set literals are fine; set() of a huge input is not needed
-        if bounded:
-            self.functions = {name: _guarded(f) for name, f in self.functions.items()}
+        if bounded:  # functions arrive guarded (see Sandbox._run); these three simpleeval adds
+            self.functions.update(_GUARDED_CONVERSIONS)
         self._ops = 0
         self._built = 0
         self._deadline = time.monotonic() + limits.seconds
@@ -393,6 +393,8 @@ class Evaluator(simpleeval.EvalWithCompoundTypes):
 
 
 _WALKING_COMPARISONS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
+_GUARDED_COMPARISONS = {op: _guarded(simpleeval.DEFAULT_OPERATORS[op]) for op in _WALKING_COMPARISONS}
+_GUARDED_CONVERSIONS = {name: _guarded(f) for name, f in (("list", list), ("tuple", tuple), ("dict", dict))}
 
 
 class _GrowingStr:
@@ -488,6 +490,7 @@ SAFE_FUNCTIONS: dict[str, Any] = {
     "hypot": math.hypot,
     "isnan": math.isnan,
 }
+_GUARDED_FUNCTIONS = {name: _guarded(f) for name, f in SAFE_FUNCTIONS.items()}
 SAFE_NAMES: dict[str, Any] = {"True": True, "False": False, "None": None, "pi": math.pi, "e": math.e}
 
 
@@ -519,7 +522,11 @@ class Sandbox:
         return result
 
     def _run(self, names: dict[str, Any], functions: dict[str, Any] | None, bounded: bool) -> Any:
-        evaluator = Evaluator({**SAFE_NAMES, **names}, {**SAFE_FUNCTIONS, **(functions or {})}, self.limits, bounded)
+        if bounded:
+            functions = {**_GUARDED_FUNCTIONS, **{k: _guarded(f) for k, f in (functions or {}).items()}}
+        else:
+            functions = {**SAFE_FUNCTIONS, **(functions or {})}
+        evaluator = Evaluator({**SAFE_NAMES, **names}, functions, self.limits, bounded)
         try:
             return plain(evaluator.eval(self.source, previously_parsed=self.tree))
         except (ExpressionError, NeedsWorker):
