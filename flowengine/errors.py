@@ -63,3 +63,7 @@ class LinkError(FlowError, ConnectionError):
 
 class DeviceIOError(FlowError, OSError):
     """Hardware did not do what was asked (a driver's port vanished, an output failed)."""
+
+
+class ExpressionLimitError(ExpressionError):
+    """User code hit a hard limit (time, memory, size of what crosses to its worker); the worker was replaced."""

@@ -1,63 +1,67 @@
-"""Rate-limited log lines for what a remote party or a message stream can trigger.
+"""Rate-limited logging for what a remote party or a message stream can trigger.
 
-A line per bad request would let anyone fill a device's disk and bury the one
-line that matters. Per key (what went wrong), the first occurrence is logged,
-then at most one line per interval, which says how many were suppressed.
+A warning that every bad message repeats (a hostile payload, a user expression that
+fails on each message) would otherwise flood the log of a device that runs for months.
+Per key: the first occurrence is logged, then at most one per ``interval`` seconds,
+saying how many were suppressed in between.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
-#: Seconds between two lines of the same key.
-DEFAULT_INTERVAL = 60.0
-#: Keys remembered; beyond, the oldest are forgotten (a flood of distinct keys stays bounded).
-MAX_KEYS = 1024
+#: Keys remembered at most; a remote party choosing keys (topics, ids) cannot grow this.
+MAX_KEYS = 1000
+
+
+@dataclass
+class _Seen:
+    last_logged: float
+    suppressed: int = 0
 
 
 class LogThrottle:
-    """Logs through ``logger`` at most once per ``interval`` per key, counting what it held back."""
+    """Logs the first message per key, then at most one per ``interval`` with "N more suppressed"."""
 
     def __init__(
         self,
         logger: logging.Logger | logging.LoggerAdapter[Any],
-        interval: float = DEFAULT_INTERVAL,
+        interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
     ) -> None:
         self.logger = logger
         self.interval = interval
         self.clock = clock
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
+        self.max_keys = max_keys
+        self._seen: OrderedDict[Hashable, _Seen] = OrderedDict()
 
-    def warning(self, key: str, fmt: str, *args: Any) -> bool:
-        return self.log(logging.WARNING, key, fmt, *args)
-
-    def error(self, key: str, fmt: str, *args: Any) -> bool:
-        return self.log(logging.ERROR, key, fmt, *args)
-
-    def log(self, level: int, key: str, fmt: str, *args: Any) -> bool:
-        """Log now, or count it as suppressed; True when a line was written."""
+    def log(self, key: Hashable, level: int, message: str, *args: Any) -> bool:
+        """Log ``message % args`` at ``level`` unless ``key`` was logged less than ``interval`` ago."""
         now = self.clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            self._held[key] = self._held.get(key, 0) + 1
+        seen = self._seen.get(key)
+        if seen is not None and now - seen.last_logged < self.interval:
+            seen.suppressed += 1
             return False
-        held = self._held.pop(key, 0)
-        if held:
-            fmt += " (%d more suppressed in the last %.0fs)"
-            args = (*args, held, now - last if last is not None else 0.0)
-        self._remember(key, now)
-        self.logger.log(level, fmt, *args)
+        if seen is not None and seen.suppressed:
+            message += f" ({seen.suppressed} more suppressed in the last {now - seen.last_logged:.0f}s)"
+        self._remember(key, _Seen(now))
+        self.logger.log(level, message, *args)
         return True
 
-    def _remember(self, key: str, now: float) -> None:
-        self._last.pop(key, None)
-        if len(self._last) >= MAX_KEYS:
-            oldest = next(iter(self._last))
-            del self._last[oldest]
-            self._held.pop(oldest, None)
-        self._last[key] = now
+    def warning(self, key: Hashable, message: str, *args: Any) -> bool:
+        return self.log(key, logging.WARNING, message, *args)
+
+    def error(self, key: Hashable, message: str, *args: Any) -> bool:
+        return self.log(key, logging.ERROR, message, *args)
+
+    def _remember(self, key: Hashable, seen: _Seen) -> None:
+        self._seen[key] = seen
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.max_keys:
+            self._seen.popitem(last=False)

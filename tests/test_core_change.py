@@ -149,7 +149,8 @@ def test_legacy_single_rule_form(harness: FlowHarness) -> None:
     [
         ({"t": "set", "p": "payload", "to": "{", "tot": "json"}, "rules.0"),
         ({"t": "change", "p": "payload", "from": "(", "fromt": "re", "to": ""}, "rules.0"),
-        ({"t": "set", "p": "payload", "to": "$x", "tot": "jsonata"}, "rules.0"),
+        ({"t": "set", "p": "payload", "to": "payload +", "tot": "jsonata"}, "rules.0.to"),
+        ({"t": "set", "p": "payload", "to": "$moment()", "tot": "jsonata"}, "rules.0.to"),
         ({"t": "rename", "p": "payload"}, "rules.0.t"),
         ({"t": "set", "p": "payload", "pt": "node", "to": "1"}, "rules.0.pt"),
     ],

@@ -91,7 +91,7 @@ def test_repeat_sends_repeatedly_until_undeployed(harness: FlowHarness) -> None:
 @pytest.mark.parametrize(
     ("props", "field"),
     [
-        ({"payloadType": "jsonata", "payload": "$now()"}, "payloadType"),
+        ({"payloadType": "jsonata", "payload": "$now() +"}, "payload"),
         ({"payloadType": "num", "payload": "ten"}, "payload"),
         ({"props": [{"p": "payload", "v": "{bad", "vt": "json"}]}, "props.0.v"),
         ({"repeat": -1}, "repeat"),

@@ -140,7 +140,7 @@ def test_outputs_follow_the_rules() -> None:
         ([{"t": "head", "v": "1"}], "rules.0.t"),
         ([{"t": "regex", "v": "(", "vt": "str"}], "rules.0"),
         ([{"t": "eq", "v": "x", "vt": "num"}], "rules.0"),
-        ([{"t": "eq", "v": "$.x", "vt": "jsonata"}], "rules.0"),
+        ([{"t": "eq", "v": "$.x +", "vt": "jsonata"}], "rules.0.v"),
     ],
 )
 def test_bad_rules_are_config_errors(harness: FlowHarness, rules: list[dict[str, object]], field: str) -> None:

@@ -79,7 +79,7 @@ def user_flow(root: str) -> list[dict[str, Any]]:
             "wires": [["div", "open", "fmt", "slow"]],
         },
         expression("div", "payload['app.probe'] / 0"),
-        expression("open", "open('/etc/hostname').read()"),
+        expression("open", "payload['app.probe'].open('/etc/hostname')"),  # open() itself is refused at load
         expression("fmt", "'{0.__class__.__mro__}'.format(payload)"),
         {"id": "slow", "type": "test slow", "z": "user", "seconds": 2, "wires": []},
         {"id": "tick", "type": "inject", "z": "user", "repeat": 0.01, "once": True, "wires": [["slow"]]},

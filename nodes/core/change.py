@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from flowengine.errors import NodeError
+from flowengine.errors import ExpressionError, NodeError
 from flowengine.message import Msg, clone, delete_path, get_path, has_path, set_path
 from flowengine.node import Node, NodeConfig
+from nodes.core import usercode
+from nodes.core.jsonata import JsonataExpression, compile_jsonata
 from nodes.core.jsvalue import js_regex, js_replacement, js_str
-from nodes.core.typed import VALUE_TYPES, check_static, check_type, context_key, static_value, typed_value
+from nodes.core.typed import JSONATA, VALUE_TYPES, check_static, check_type, context_key, static_value, typed_value
 
 TARGETS = frozenset({"msg", "flow", "global"})
 FROM_TYPES = frozenset({"str", "num", "bool", "re", "env", "msg", "flow", "global"})
@@ -28,7 +31,8 @@ class ChangeRule(NodeConfig):
     p: str = Field(description="The property path (or context key) the rule works on.")
     tot: str = Field(
         default="str",
-        description="Type of `to`: str, num, bool, json, date, bin, env, msg, flow, global (move: msg, flow or global).",
+        description="Type of `to`: str, num, bool, json, date, bin, env, msg, flow, global, jsonata "
+        "(move: msg, flow or global).",
     )
     to: Any = Field(default="", description="set: the new value; change: the replacement; move: the destination path.")
     fromt: str = Field(
@@ -38,7 +42,16 @@ class ChangeRule(NodeConfig):
     dc: bool = Field(default=False, description="set: deep-copy the value taken from msg/flow/global.")
     re: bool = Field(default=False, description='Legacy flag: `from` is a regular expression (same as fromt "re").')
 
+    _jsonata: JsonataExpression | None = PrivateAttr(default=None)
+
     _pt = field_validator("pt")(lambda v: check_type(v, TARGETS, "property type"))
+
+    @field_validator("to")
+    @classmethod
+    def _expression(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("tot") == JSONATA and info.data.get("t") in ("set", "change"):
+            compile_jsonata(str(value))  # a syntax error names this field
+        return value
 
     @field_validator("p")
     @classmethod
@@ -55,10 +68,12 @@ class ChangeRule(NodeConfig):
             self.to, self.tot = str(self.to)[4:], "msg"  # Node-RED's migration of old rules
         if self.t == "move" and "tot" not in self.model_fields_set:
             self.tot = "msg"
-        check_type(self.tot, TARGETS if self.t == "move" else VALUE_TYPES, "to type (tot)")
+        check_type(self.tot, TARGETS if self.t == "move" else VALUE_TYPES | {JSONATA}, "to type (tot)")
         check_type(self.fromt, FROM_TYPES, "from type (fromt)")
         if self.t in ("set", "change"):
             check_static(self.to, self.tot)
+            if self.tot == JSONATA:
+                self._jsonata = compile_jsonata(str(self.to))
         if self.t == "change" and self.fromt == "re":
             try:
                 js_regex(str(self.from_))
@@ -103,6 +118,10 @@ class ChangeNode(Node[ChangeConfig]):
     - delete: remove `p`.
     - move: set `to` (in `tot`: msg, flow or global) to `p`, then delete `p`.
 
+    A `to` of type jsonata is a JSONata expression over the message (see the flow authoring
+    guide); a result of undefined deletes `p`, a failure goes to catch nodes and the message
+    stops there, as in Node-RED.
+
     Values written to flow/global context are copies, so later changes to the message
     never alter the stored context.
     """
@@ -118,13 +137,41 @@ class ChangeNode(Node[ChangeConfig]):
             if rule.t in ("set", "change") and rule.tot in CONSTANT_TYPES
         }
 
-    def on_input(self, msg: Msg) -> None:
+    def on_input(self, msg: Msg) -> Awaitable[None] | None:
+        if self._uses_jsonata:
+            return self._apply_with_jsonata(msg)
         for rule in self.config.rules:
             self.apply(rule, msg)
         self.send(msg)
+        return None
 
-    def apply(self, rule: ChangeRule, msg: Msg) -> None:
-        """Apply one rule to ``msg`` (and context)."""
+    @property
+    def _uses_jsonata(self) -> bool:
+        return any(rule._jsonata is not None for rule in self.config.rules)
+
+    async def on_start(self) -> None:
+        if any(rule._jsonata is not None and not rule._jsonata.in_process for rule in self.config.rules):
+            usercode.attach(self)
+
+    async def on_close(self) -> None:
+        await usercode.detach(self)
+
+    async def _apply_with_jsonata(self, msg: Msg) -> None:
+        """Rules in order; a JSONata value is computed just before its rule, seeing the rules before it."""
+        try:
+            for rule in self.config.rules:
+                if rule._jsonata is not None:
+                    defined, value = await rule._jsonata.evaluate_defined(self, msg)
+                    self.apply(rule, msg, value if defined else _MISSING)
+                else:
+                    self.apply(rule, msg)
+        except ExpressionError as exc:
+            usercode.report(self, exc, msg)
+            return
+        self.send(msg)
+
+    def apply(self, rule: ChangeRule, msg: Msg, computed: Any = None) -> None:
+        """Apply one rule to ``msg`` (and context); ``computed`` is the value of a JSONata `to`."""
         if rule.t == "move":
             value = self._get(rule.pt, rule.p, msg)
             self._delete(rule.pt, rule.p, msg)
@@ -132,10 +179,10 @@ class ChangeNode(Node[ChangeConfig]):
         elif rule.t == "delete":
             self._delete(rule.pt, rule.p, msg)
         elif rule.t == "set":
-            self._put(rule.pt, rule.p, self._to_value(rule, msg), msg)
+            self._put(rule.pt, rule.p, computed if rule._jsonata else self._to_value(rule, msg), msg)
         else:
             current = self._get(rule.pt, rule.p, msg)
-            changed = self._changed(rule, current, msg)
+            changed = self._changed(rule, current, msg, computed)
             if changed is not current:
                 self._put(rule.pt, rule.p, changed, msg)
 
@@ -148,10 +195,10 @@ class ChangeNode(Node[ChangeConfig]):
             return clone(value) if rule.dc else value
         return typed_value(self, rule.to, rule.tot, msg)
 
-    def _changed(self, rule: ChangeRule, current: Any, msg: Msg) -> Any:
+    def _changed(self, rule: ChangeRule, current: Any, msg: Msg, computed: Any = None) -> Any:
         """The new value of ``current`` under a change rule; ``current`` itself when unchanged."""
         kind, wanted = self._from(rule, msg)
-        value = self._to_value(rule, msg)
+        value = computed if rule._jsonata else self._to_value(rule, msg)
         value = None if value is _MISSING else value
         if isinstance(current, str):
             if kind in ("str", "num", "bool") and current == js_str(wanted):

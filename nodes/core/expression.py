@@ -6,10 +6,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from flowengine.errors import ExpressionError
 from flowengine.message import Msg, clone, set_path
 from flowengine.node import Node, NodeConfig
-from nodes.core.sandbox import Sandbox, compile_expression
+from nodes.core import usercode
+from nodes.core.sandbox import KNOWN_FUNCTIONS, Sandbox, compile_expression
 from nodes.core.typed import context_key
+
+#: Functions an expression may call: the sandbox's and the context getters.
+FUNCTIONS = KNOWN_FUNCTIONS | {"flow", "global_"}
 
 
 class ExpressionConfig(NodeConfig):
@@ -24,7 +29,9 @@ class ExpressionConfig(NodeConfig):
     @field_validator("expression")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        compile_expression(value)  # ExpressionError is a ValueError: reported with node id and field
+        compile_expression(
+            value, functions=FUNCTIONS
+        )  # ExpressionError is a ValueError: reported with node id and field
         return value
 
     _property = field_validator("property", mode="before")(lambda v: v or "payload")
@@ -44,16 +51,27 @@ class ExpressionNode(Node[ExpressionConfig]):
 
     It runs in a sandbox: no imports, no names or attributes starting with `_`, no file or
     network access; strings and lists are limited to 1,000,000 items, integers to 100,000 bits,
-    an evaluation to 100,000 steps and 0.5 s. A syntax error is reported when the flow is
-    loaded; a failure while evaluating goes to catch nodes with the message.
+    an evaluation to 100,000 steps and 0.5 s. When the flow is loaded, a syntax error, an
+    unknown function, nesting deeper than 32 levels and repetition that could build more
+    than 1,000,000 items (`[[0]*1000]*1000`, or a repeated list repeated by `payload`) are
+    reported. Small work runs in the agent's process; anything that iterates or walks big
+    data runs in a worker process that is killed after 1 s or at 256 MiB, so the agent
+    keeps answering. A failure while evaluating goes to catch nodes with the message (and
+    is logged once per node, then at most once a minute with a count).
     """
 
     Config = ExpressionConfig
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.sandbox = Sandbox(self.config.expression)
+        self.sandbox = Sandbox(self.config.expression, functions=FUNCTIONS)
         self._getters = {"flow": self._reader("flow"), "global_": self._reader("global")}
+
+    async def on_start(self) -> None:
+        usercode.attach(self)
+
+    async def on_close(self) -> None:
+        await usercode.detach(self)
 
     def _reader(self, scope: str) -> Any:
         def read(key: str, default: Any = None) -> Any:
@@ -63,8 +81,13 @@ class ExpressionNode(Node[ExpressionConfig]):
         read.__name__ = scope
         return read
 
-    def on_input(self, msg: Msg) -> None:
-        result = self.sandbox.evaluate({"msg": msg, "payload": msg.get("payload")}, self._getters)
+    async def on_input(self, msg: Msg) -> None:
+        names = {"msg": msg, "payload": msg.get("payload")}
+        try:
+            result = await usercode.evaluate_python(self, self.sandbox, names, self._getters)
+        except ExpressionError as exc:
+            usercode.report(self, exc, msg)
+            return
         where, target = self.config.propertyType, self.config.property
         if where == "msg":
             set_path(msg, target, result)

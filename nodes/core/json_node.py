@@ -51,6 +51,8 @@ class JsonNode(Node[JsonConfig]):
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise NodeError(f"cannot convert {self.config.property} to JSON: {exc}") from exc
+        except RecursionError:
+            raise NodeError(f"cannot convert {self.config.property} to JSON: nested too deeply") from None
 
 
 def _parse(text: str | bytes | bytearray, path: str) -> Any:
@@ -58,3 +60,5 @@ def _parse(text: str | bytes | bytearray, path: str) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise NodeError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise NodeError(f"{path} is not valid JSON: nested too deeply") from None

@@ -11,6 +11,7 @@ import orjson
 from pydantic import Field, field_validator
 
 from flowengine.errors import NodeError
+from flowengine.logthrottle import LogThrottle
 from flowengine.message import make_msg, new_msg_id
 from flowengine.mqtt import Subscription, filter_problem
 from flowengine.node import NodeConfig, NodeRef
@@ -53,6 +54,7 @@ class MqttInNode(MqttClientNode):
     config: MqttInConfig
     accepts_input = False
     _sub: Subscription | None = None
+    _throttle: LogThrottle | None = None
 
     async def on_start(self) -> None:
         link = self.attach(self.config.broker)
@@ -63,9 +65,17 @@ class MqttInNode(MqttClientNode):
         try:
             value = decode_payload(payload, self.config.datatype)
         except NodeError as exc:
-            self.error(exc, make_msg(bytes(payload), topic=topic, qos=qos, retain=retain))
+            self._refused(exc, make_msg(bytes(payload), topic=topic, qos=qos, retain=retain))
             return
         self.send({"_msgid": new_msg_id(), "payload": value, "topic": topic, "qos": qos, "retain": retain})
+
+    def _refused(self, error: NodeError, msg: dict[str, Any]) -> None:
+        """A payload that cannot be decoded: to catch nodes each time, to the log at most once a minute."""
+        if self._throttle is None:
+            self._throttle = LogThrottle(self.log)
+        self._throttle.error("decode", "%s", error)
+        self.status("red", "ring", str(error)[:60])
+        self.runtime.report_error(self, str(error), msg)
 
     async def on_close(self) -> None:
         if self.link is not None and self._sub is not None:
@@ -94,12 +104,14 @@ def decode_payload(data: bytes, datatype: str) -> Any:
             return _parse_json(text)
         except ValueError as exc:
             raise NodeError(f"payload is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise NodeError("payload is not valid JSON: nested too deeply") from None
     if text is None:
         return bytes(data)
     if datatype == "auto-detect":
         try:
             return _parse_json(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return text
     return text
 

@@ -18,6 +18,8 @@ from flowengine.node import Node
 STATIC_TYPES = frozenset({"str", "num", "bool", "json", "date", "bin"})
 #: Every value type the shared evaluator understands.
 VALUE_TYPES = STATIC_TYPES | {"msg", "flow", "global", "env"}
+#: Evaluated by the node itself (asynchronously, see nodes/core/jsonata.py), not by :func:`typed_value`.
+JSONATA = "jsonata"
 #: Node-RED store prefix of a context key: ``#:(file)::key``.
 _STORE_PREFIX = re.compile(r"^#:\((\S+?)\)::")
 
@@ -35,6 +37,8 @@ def static_value(value: Any, vtype: str) -> Any:
             return json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError as exc:
             raise NodeError(f"invalid JSON value {value!r}: {exc.msg}") from exc
+        except RecursionError:
+            raise NodeError("invalid JSON value: nested too deeply") from None
     if vtype == "date":
         return _date(value)
     if vtype == "bin":
@@ -63,8 +67,7 @@ def check_type(vtype: str | None, allowed: frozenset[str] | set[str], what: str 
     """Pydantic-validator helper: reject a type this engine cannot evaluate, naming the choices."""
     if vtype is None or vtype in allowed:
         return vtype
-    hint = " (JSONata is not supported; use an expression node)" if vtype == "jsonata" else ""
-    raise ValueError(f"unsupported {what} {vtype!r}{hint}; expected one of {', '.join(sorted(allowed))}")
+    raise ValueError(f"unsupported {what} {vtype!r}; expected one of {', '.join(sorted(allowed))}")
 
 
 def check_static(value: Any, vtype: str | None) -> Any:
@@ -104,6 +107,8 @@ def _binary(value: Any) -> bytes:
         data = json.loads(value) if isinstance(value, str) else value
     except json.JSONDecodeError as exc:
         raise NodeError(f"invalid buffer value {value!r}: {exc.msg}") from exc
+    except RecursionError:
+        raise NodeError("invalid buffer value: nested too deeply") from None
     if isinstance(data, str):
         return data.encode()
     if isinstance(data, list):
