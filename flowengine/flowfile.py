@@ -13,7 +13,7 @@ from typing import Any
 from flowengine.errors import Problem
 
 #: Node-RED object types that describe the editor, not running nodes.
-LAYOUT_TYPES = frozenset({"tab", "comment", "group", "junction"})
+LAYOUT_TYPES = frozenset({"tab", "comment", "group"})
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENGINE_KEYS = frozenset({"id", "type", "name", "z", "d", "x", "y", "g", "w", "h", "wires"})
 

@@ -72,6 +72,7 @@ class Runtime:
         self._routes: dict[str, list[list[Node]]] = {}
         self._catchers: list[Node] = []
         self._watchers: list[Node] = []
+        self._completers: dict[str, list[Node]] = {}
         self._deploy_lock = asyncio.Lock()
         self._file_flows = FlowSet()
         self._generated: dict[str, list[dict[str, Any]]] = {}
@@ -152,6 +153,11 @@ class Runtime:
         nodes = list(self.nodes.values())
         self._catchers = [n for n in nodes if n.type_name == "catch"]
         self._watchers = [n for n in nodes if n.type_name == "status"]
+        self._completers = {}
+        for node in nodes:
+            for watched in getattr(node, "watched", ()) if node.type_name == "complete" else ():
+                if watched in self.nodes and self.nodes[watched].spec.z == node.spec.z:
+                    self._completers.setdefault(watched, []).append(node)
 
     async def _start_nodes(self, ids: list[str]) -> None:
         for node_id in ids:
@@ -225,6 +231,16 @@ class Runtime:
         msg["error"] = {"message": text, "source": self._source(source) | {"count": count}}
         for catcher in self._covering(self._catchers, source):
             catcher.send(clone(msg))
+
+    def report_complete(self, source: Node, msg: Msg) -> None:
+        """A node finished handling ``msg``: the complete nodes watching it send a copy (Node-RED's done)."""
+        watchers = self._completers.get(source.id)
+        if not watchers:
+            return
+        for watcher in watchers:
+            done = clone(msg)
+            done["complete"] = {"source": self._source(source)}
+            watcher.receive(done)
 
     def report_status(self, source: Node, status: dict[str, Any]) -> None:
         """Route a node's status to the status nodes that cover it."""
