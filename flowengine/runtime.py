@@ -155,9 +155,10 @@ class Runtime:
         self._watchers = [n for n in nodes if n.type_name == "status"]
         self._completers = {}
         for node in nodes:
-            for watched in getattr(node, "watched", ()) if node.type_name == "complete" else ():
-                if watched in self.nodes and self.nodes[watched].spec.z == node.spec.z:
-                    self._completers.setdefault(watched, []).append(node)
+            watches = getattr(node, "watches", None) if node.type_name == "complete" else None
+            for watched in nodes if watches else ():
+                if watches(watched):  # type: ignore[misc]
+                    self._completers.setdefault(watched.id, []).append(node)
 
     async def _start_nodes(self, ids: list[str]) -> None:
         for node_id in ids:

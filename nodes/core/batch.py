@@ -58,7 +58,7 @@ class BatchNode(Node[BatchConfig]):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.pending: list[Msg] = []
+        self.held: list[Msg] = []
         self.by_topic: dict[str, dict[Any, list[Msg]]] = {}
         self.timer: Timer | None = None
         self.end_of_sequence = False
@@ -74,12 +74,12 @@ class BatchNode(Node[BatchConfig]):
         if self.config.mode == "count":
             self._count(msg)
         elif self.config.mode == "interval":
-            self.pending.append(msg)
+            self.held.append(msg)
         else:
             self._concat(msg)
 
     def _reset(self) -> None:
-        self.pending = []
+        self.held = []
         self.by_topic = {}
         if self.config.mode == "interval":
             self._schedule()
@@ -91,10 +91,10 @@ class BatchNode(Node[BatchConfig]):
         parts = msg.get("parts")
         if cfg.honourParts and isinstance(parts, dict) and parts.get("index", 0) + 1 == parts.get("count"):
             self.end_of_sequence = True
-        self.pending.append(msg)
-        if len(self.pending) == cfg.count or self.end_of_sequence:
-            self._send_sequence(self.pending, copy=cfg.overlap > 0)
-            self.pending = self.pending[-cfg.overlap :] if cfg.overlap else []
+        self.held.append(msg)
+        if len(self.held) == cfg.count or self.end_of_sequence:
+            self._send_sequence(self.held, copy=cfg.overlap > 0)
+            self.held = self.held[-cfg.overlap :] if cfg.overlap else []
             self.end_of_sequence = False
 
     # -- interval ---------------------------------------------------------------------------
@@ -108,8 +108,8 @@ class BatchNode(Node[BatchConfig]):
 
     def _tick(self) -> None:
         self.timer = self.clock.call_later(self.config.interval, self._tick)
-        if self.pending:
-            pending, self.pending = self.pending, []
+        if self.held:
+            pending, self.held = self.held, []
             self._send_sequence(pending, copy=False)
         elif self.config.allowEmptySequence:
             msg = make_msg(None, parts={"id": new_parts_id(), "index": 0, "count": 1})
@@ -156,5 +156,5 @@ class BatchNode(Node[BatchConfig]):
     async def on_close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.pending = []
+        self.held = []
         self.by_topic = {}

@@ -66,7 +66,7 @@ class SortNode(Node[SortConfig]):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.pending: dict[Any, _Sequence] = {}
+        self.held: dict[Any, _Sequence] = {}
         self.direction = 1 if self.config.order == "ascending" else -1
 
     def on_input(self, msg: Msg) -> None:
@@ -79,12 +79,12 @@ class SortNode(Node[SortConfig]):
         parts = msg.get("parts")
         if not isinstance(parts, dict) or "id" not in parts or "index" not in parts:
             return
-        sequence = self.pending.setdefault(_hashable(parts["id"]), _Sequence())
+        sequence = self.held.setdefault(_hashable(parts["id"]), _Sequence())
         sequence.messages.append(msg)
         if "count" in parts:
             sequence.count = parts["count"]
         if sequence.count == len(sequence.messages):
-            del self.pending[_hashable(parts["id"])]
+            del self.held[_hashable(parts["id"])]
             self._send_sorted(sequence.messages)
 
     def _send_sorted(self, messages: list[Msg]) -> None:
@@ -108,7 +108,7 @@ class SortNode(Node[SortConfig]):
         return functools.cmp_to_key(compare)
 
     async def on_close(self) -> None:
-        self.pending.clear()
+        self.held.clear()
 
 
 def _hashable(value: Any) -> Any:
