@@ -205,7 +205,7 @@ class Recorder:
 
 
 def node_red_version(command: list[str]) -> str:
-    package = Path(command[0]).resolve().parent.parent / "package.json"
+    package = Path(command[0]).resolve().parent / "package.json"  # .bin/node-red links to node-red/red.js
     return str(json.loads(package.read_text())["version"]) if package.exists() else "4"
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nodered.kit import Case, all_cases, canonical, revive_buffers, same
+from nodered.kit import Case, all_cases, canonical, compared_fields, revive_buffers, same
 
 from flowengine.clock import FakeClock
-from flowengine.message import get_path, has_path, new_msg_id
+from flowengine.message import new_msg_id
 from flowengine.registry import NodeTypeRegistry
 from flowengine.testing import FlowHarness
 
@@ -43,15 +43,11 @@ def run_case(case: Case, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
             harness.advance(step.get("after_ms", 0) / 1000)
             harness.inject(case.entry, {"_msgid": new_msg_id(), **revive_buffers(step["msg"])})
         harness.advance(case.settle_ms / 1000)
-        return {d: [_fields(m, case.compare) for m in harness.taken(d)] for d in case.debug_ids}
+        return {d: [compared_fields(m, case.compare) for m in harness.taken(d)] for d in case.debug_ids}
 
 
 def _as_sink(debug: dict[str, Any]) -> dict[str, Any]:
     return {"id": debug["id"], "type": "helper", "z": debug.get("z", ""), "name": debug.get("name", ""), "wires": []}
-
-
-def _fields(msg: dict[str, Any], compare: list[str]) -> dict[str, Any]:
-    return {path: get_path(msg, path) for path in compare if has_path(msg, path)}
 
 
 def test_there_are_enough_cases_and_all_are_recorded() -> None:

@@ -65,6 +65,28 @@ def all_cases(root: Path = CASES) -> list[Case]:
     return [load_case(path) for path in sorted(root.iterdir()) if (path / "case.json").exists()]
 
 
+_MISSING = object()
+
+
+def compared_fields(msg: dict[str, Any], compare: list[str]) -> dict[str, Any]:
+    """The ``compare`` paths of ``msg`` that it has (``a.b``, ``a.0.b``: as Node-RED's getMessageProperty reads them)."""
+    found = {}
+    for path in compare:
+        value: Any = msg
+        for part in path.split("."):
+            if isinstance(value, dict):
+                value = value.get(part, _MISSING)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = _MISSING
+            if value is _MISSING:
+                break
+        if value is not _MISSING:
+            found[path] = value
+    return found
+
+
 def revive_buffers(value: Any) -> Any:
     """``{"type": "Buffer", "data": [...]}`` anywhere in ``value`` as bytes (what Node-RED gets as a Buffer)."""
     if isinstance(value, dict):
