@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from flowengine.clock import Timer
 from flowengine.errors import NodeError
@@ -35,10 +35,10 @@ class JoinConfig(NodeConfig):
         default="msg", description='"msg": collect `property`; "full": collect whole messages.'
     )
     key: str = Field(default="topic", description='custom, build "object": the property that gives each key.')
+    joinerType: Literal["str", "bin"] = Field(default="str", description="What `joiner` is: str or bin.")
     joiner: Any = Field(
         default="", description="custom: the separator for string and buffer (`\\n` escapes; bin: JSON byte array)."
     )
-    joinerType: Literal["str", "bin"] = Field(default="str", description="What `joiner` is: str or bin.")
     useparts: bool = Field(
         default=True, description="custom: keep using `msg.parts` (false: drop it, restoring an outer sequence)."
     )
@@ -79,15 +79,16 @@ class JoinConfig(NodeConfig):
             raise ValueError(f"count must be a number, got {value!r}")
         return value
 
-    @model_validator(mode="after")
-    def _joiner(self) -> JoinConfig:
-        if self.joinerType == "bin":
+    @field_validator("joiner")
+    @classmethod
+    def _joiner(cls, value: Any, info: Any) -> Any:
+        if info.data.get("joinerType") == "bin":
             try:
-                data = json.loads(self.joiner or "[]") if isinstance(self.joiner, str) else self.joiner
+                data = json.loads(value or "[]") if isinstance(value, str) else value
                 bytes(data)
             except (ValueError, TypeError):
-                raise ValueError(f"joiner: not a JSON array of bytes: {self.joiner!r}") from None
-        return self
+                raise ValueError(f"not a JSON array of bytes: {value!r}") from None
+        return value
 
 
 @dataclass

@@ -7,7 +7,7 @@ import math
 import os
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from flowengine.message import Msg, clone, get_path, has_path, new_msg_id, set_path
 from flowengine.node import Node, NodeConfig
@@ -29,12 +29,12 @@ def new_parts_id() -> str:
 
 
 class SplitConfig(NodeConfig):
+    spltType: Literal["str", "bin", "len"] = Field(default="str", description="What `splt` is: str, bin or len.")
     splt: Any = Field(
         default="\\n",
         description='How to split strings and buffers: the separator text ("str", `\\n` escapes allowed), '
         'a JSON array of bytes ("bin") or a chunk length ("len").',
     )
-    spltType: Literal["str", "bin", "len"] = Field(default="str", description="What `splt` is: str, bin or len.")
     arraySplt: int = Field(default=1, ge=1, description="Array items per message.")
     arraySpltType: Literal["len"] = Field(default="len", description="Arrays split by length (the only choice).")
     stream: bool = Field(
@@ -52,24 +52,26 @@ class SplitConfig(NodeConfig):
     _addname = field_validator("addname", mode="before")(lambda v: v or "")
     _stream = field_validator("stream", mode="before")(lambda v: v is True or v == "true")
 
-    @model_validator(mode="after")
-    def _separator(self) -> SplitConfig:
-        if self.spltType == "bin":
+    @field_validator("splt")
+    @classmethod
+    def _separator(cls, value: Any, info: Any) -> Any:
+        kind = info.data.get("spltType", "str")
+        if kind == "bin":
             try:
-                data = json.loads(self.splt) if isinstance(self.splt, str) else self.splt
+                data = json.loads(value) if isinstance(value, str) else value
+                if not isinstance(data, list):
+                    raise TypeError
                 bytes(data)
             except (ValueError, TypeError):
-                raise ValueError(f"splt: not a JSON array of bytes: {self.splt!r}") from None
-            if not isinstance(data, list):
-                raise ValueError(f"splt: not a JSON array of bytes: {self.splt!r}")
-        elif self.spltType == "len":
+                raise ValueError(f"not a JSON array of bytes: {value!r}") from None
+        elif kind == "len":
             try:
-                length = int(str(self.splt).strip())
+                length = int(str(value).strip())
             except ValueError:
                 length = 0
             if length < 1:
-                raise ValueError(f"splt: invalid split length {self.splt!r}")
-        return self
+                raise ValueError(f"invalid split length {value!r}")
+        return value
 
 
 class SplitNode(Node[SplitConfig]):
