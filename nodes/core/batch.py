@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from flowengine.clock import Timer
 from flowengine.errors import NodeError
@@ -38,11 +38,13 @@ class BatchConfig(NodeConfig):
     _count = field_validator("count", mode="before")(lambda v: 1 if v in ("", None, 0, "0") else v)
     _overlap = field_validator("overlap", "interval", mode="before")(lambda v: 0 if v in ("", None) else v)
 
-    @model_validator(mode="after")
-    def _overlap_below_count(self) -> BatchConfig:
-        if self.mode == "count" and self.count <= self.overlap:
-            raise ValueError(f"overlap ({self.overlap}) must be less than count ({self.count})")
-        return self
+    @field_validator("overlap")
+    @classmethod
+    def _overlap_below_count(cls, value: int, info: Any) -> int:
+        count = info.data.get("count")
+        if info.data.get("mode") == "count" and count is not None and count <= value:
+            raise ValueError(f"overlap ({value}) must be less than count ({count})")
+        return value
 
 
 class BatchNode(Node[BatchConfig]):

@@ -25,7 +25,9 @@ def _unescape(text: str) -> str:
 
 
 class CsvConfig(NodeConfig):
-    spec: Literal["rfc"] | None = Field(default=None, description='The parser: "rfc" (RFC 4180; the only one).')
+    spec: Literal["rfc"] | None = Field(
+        default=None, validate_default=True, description='The parser: "rfc" (RFC 4180; the only one).'
+    )
     sep: str = Field(default=",", description="Column separator (`\\t` for a tab).")
     hdrin: Any = Field(default=False, description="CSV to object: the first line holds the column names.")
     hdrout: Literal["none", "all", "once"] = Field(
@@ -35,7 +37,9 @@ class CsvConfig(NodeConfig):
     multi: Literal["one", "mult"] = Field(
         default="one", description='CSV to object: "one" message per row (a sequence), or "mult": one array.'
     )
-    ret: str = Field(default="\\r\\n", description="Line ending of generated CSV (`\\r\\n`, `\\n`...).")
+    ret: str = Field(
+        default="\\r\\n", validate_default=True, description="Line ending of generated CSV (`\\r\\n`, `\\n`...)."
+    )
     temp: str = Field(default="", description="Column names, comma separated (empty: from the data).")
     skip: int = Field(default=0, ge=0, description="CSV to object: lines to skip first.")
     strings: Any = Field(default=True, description="CSV to object: numbers in cells become numbers.")
