@@ -60,7 +60,7 @@ NODE_RED_CORE: dict[str, str] = {
     "batch": "",
     "file": "not supported: nodes keep state in context (persisted in the state dir)",
     "file in": "not supported: read files in a node type written in Python",
-    "watch": "not supported: hot reload watches flow files (flowengine run --watch)",
+    "watch": "not supported: flowengine itself reloads flow files when they change",
     "global-config": "not supported: use the tab's env or the runtime's environment",
 }
 
