@@ -12,7 +12,7 @@ from typing import Any
 from flowengine.errors import Problem
 
 #: Node-RED object types that describe the editor, not running nodes.
-LAYOUT_TYPES = frozenset({"tab", "comment", "group", "junction"})
+LAYOUT_TYPES = frozenset({"tab", "comment", "group"})
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: A flowengine extension: a node may declare the nodes that feed it, so a flow file (or code that
 #: generates nodes) can tap or join a node defined in another file without editing that file.

@@ -15,6 +15,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
+from flowengine.compat import unknown_type_hint
 from flowengine.errors import FlowConfigError, Problem
 from flowengine.flowfile import FlowSet, NodeSpec
 from flowengine.node import Node, NodeConfig, NodeRef
@@ -70,7 +71,8 @@ def _configure(graph: Graph, spec: NodeSpec, registry: NodeTypeRegistry) -> Iter
     try:
         cls = registry.get(spec.type)
     except UnknownNodeType:
-        yield Problem(spec.file, spec.id, "type", f"unknown node type {spec.type!r}")
+        hint = unknown_type_hint(spec.type, registry)
+        yield Problem(spec.file, spec.id, "type", f"unknown node type {spec.type!r}: {hint}")
         return
     except ImportError as exc:
         yield Problem(spec.file, spec.id, "type", f"node type {spec.type!r} cannot be loaded: {exc}")

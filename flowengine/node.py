@@ -199,6 +199,7 @@ class Node(Generic[ConfigT]):
                 self._check_blocking(time.perf_counter() - started)
                 if result is not None and inspect.isawaitable(result):
                     await result
+                self.runtime.report_complete(self, msg)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a node's failure never stops the runtime

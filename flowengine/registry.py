@@ -7,7 +7,6 @@ the way Node-RED loads its core and contrib nodes alike.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Iterator, Mapping
 
@@ -18,14 +17,6 @@ from flowengine.plugins import node_type_table
 
 class UnknownNodeType(FlowError, KeyError):
     """No node type of that name is registered."""
-
-    def __init__(self, name: str, hint: str = "") -> None:
-        super().__init__(name)
-        self.name = name
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"unknown node type {self.name!r}" + (f"; {self.hint}" if self.hint else "")
 
 
 class NodeTypeRegistry:
@@ -54,17 +45,12 @@ class NodeTypeRegistry:
         if name in self._classes:
             return self._classes[name]
         if name not in self._table:
-            raise UnknownNodeType(name, self.suggestion(name))
+            raise UnknownNodeType(name)
         module_name, _, attr = self._table[name].partition(":")
         cls = getattr(importlib.import_module(module_name), attr)
         if not (isinstance(cls, type) and issubclass(cls, Node)):
             raise FlowError(f"node type {name!r}: {self._table[name]} is not a Node subclass")
         return self._bind(name, cls)
-
-    def suggestion(self, name: str) -> str:
-        """A hint for an unknown type: the closest registered names."""
-        close = difflib.get_close_matches(name, list(self._table), n=2, cutoff=0.6)
-        return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
     def _bind(self, name: str, cls: type[Node]) -> type[Node]:
         if not cls.type_name:

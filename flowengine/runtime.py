@@ -74,6 +74,7 @@ class Runtime:
         self._routes: dict[str, list[list[Node[Any]]]] = {}
         self._catchers: list[Node[Any]] = []
         self._watchers: list[Node[Any]] = []
+        self._completers: dict[str, list[Node[Any]]] = {}
         self._deploy_lock = asyncio.Lock()
         self._file_flows = FlowSet()
         self._generated: dict[str, list[dict[str, Any]]] = {}
@@ -211,6 +212,12 @@ class Runtime:
         nodes = list(self.nodes.values())
         self._catchers = [n for n in nodes if n.type_name == "catch"]
         self._watchers = [n for n in nodes if n.type_name == "status"]
+        self._completers = {}
+        for node in nodes:
+            watches = getattr(node, "watches", None) if node.type_name == "complete" else None
+            for watched in nodes if watches else ():
+                if watches(watched):  # type: ignore[misc]
+                    self._completers.setdefault(watched.id, []).append(node)
 
     async def _start_nodes(self, ids: list[str]) -> list[Problem]:
         """Start nodes in order (config nodes first); the problems of those that failed."""
@@ -289,6 +296,16 @@ class Runtime:
         msg["error"] = {"message": text, "source": self._source(source) | {"count": count}}
         for catcher in self._covering(self._catchers, source):
             catcher.send(clone(msg))
+
+    def report_complete(self, source: Node[Any], msg: Msg) -> None:
+        """A node finished handling ``msg``: the complete nodes watching it send a copy (Node-RED's done)."""
+        watchers = self._completers.get(source.id)
+        if not watchers:
+            return
+        for watcher in watchers:
+            done = clone(msg)
+            done["complete"] = {"source": self._source(source)}
+            watcher.receive(done)
 
     def report_status(self, source: Node[Any], status: dict[str, Any]) -> None:
         """Route a node's status to the status nodes that cover it."""

@@ -111,10 +111,31 @@ def test_link_call_timeout_goes_to_catch(harness: FlowHarness) -> None:
     assert caught["payload"] == "lost"
 
 
-def test_return_without_a_caller_is_an_error(harness: FlowHarness) -> None:
-    harness.deploy([node("ret", "link out", mode="return"), node("c", "catch", [["caught"]]), node("caught", "helper")])
-    harness.inject("ret", payload=1)
-    assert "did not come from a link call" in harness.one("caught")["error"]["message"]
+def test_return_without_a_caller_is_a_warning_not_an_error(fake: FlowHarness, caplog: pytest.LogCaptureFixture) -> None:
+    """Node-RED warns and drops the message; catch nodes see nothing."""
+    fake.deploy([node("ret", "link out", mode="return"), node("c", "catch", [["caught"]]), node("caught", "helper")])
+    fake.inject("ret", payload=1)
+    assert fake.taken("caught") == []
+    assert "no link call node to return the message to" in caplog.text
+
+
+def test_link_call_errors_use_node_reds_words(fake: FlowHarness) -> None:
+    fake.deploy(
+        [
+            node("call", "link call", [["out"]], linkType="dynamic"),
+            node("a", "link in", [["out"]], name="twin"),
+            node("b", "link in", [["out"]], z="t2", name="twin"),
+            node("c", "catch", [["caught"]]),
+            node("out", "helper"),
+            node("caught", "helper"),
+        ]
+    )
+    fake.inject("call", payload=1, target="nobody")
+    fake.inject("call", payload=2, target="twin")  # one of that name in this flow: found
+    fake.inject("call", payload=3, target="b")  # by id, in another flow
+    errors = [m["error"]["message"] for m in fake.taken("caught")]
+    assert errors == ["target link-in node 'nobody' not found"]
+    assert [m["payload"] for m in fake.taken("out")] == [2, 3]
 
 
 @pytest.mark.parametrize(

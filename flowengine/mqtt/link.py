@@ -66,6 +66,16 @@ class LinkStats:
     reconnects: int  # successful connections after the first
 
 
+@dataclass(frozen=True)
+class Will:
+    """The message the broker publishes for this client when its connection ends without a clean disconnect."""
+
+    topic: str
+    payload: bytes = b""
+    qos: int = 0
+    retain: bool = False
+
+
 class _LinkLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         return f"[mqtt:{self.extra['link']}] {msg}", kwargs  # type: ignore[index]
@@ -78,6 +88,7 @@ class MqttLink:
     first connection attempt (connected or not); the link keeps retrying
     until ``close``. Given an ``offline_store``, the link owns it (and closes it);
     stored messages are replayed at up to ``replay_rate`` per second (None: unpaced).
+    A ``will`` is handed to the broker with every connect.
     """
 
     def __init__(
@@ -93,6 +104,7 @@ class MqttLink:
         offline_store: OfflineStore | None = None,
         offline_problem: str | None = None,
         replay_rate: float | None = REPLAY_RATE,
+        will: Will | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -119,6 +131,7 @@ class MqttLink:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._watched: Any = None
         self._writer_added = self._write_scheduled = self._flush_scheduled = self._read_scheduled = False
+        self._will = will
         self._client = self._make_client(tls_context(settings, force=force_tls))
 
     def _make_client(self, ssl_context: ssl.SSLContext | None) -> BufferedClient:
@@ -132,6 +145,10 @@ class MqttLink:
         )
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
+        if self._will is not None:
+            check_topic(self._will.topic)
+            _check_qos(self._will.qos)
+            client.will_set(self._will.topic, self._will.payload, self._will.qos, self._will.retain)
         if ssl_context is not None:
             client.tls_set_context(ssl_context)
             if s.tls_insecure:

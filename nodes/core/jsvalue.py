@@ -94,3 +94,86 @@ def js_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
 
 def _scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
+
+
+def js_number_str(value: float) -> str:
+    """``String(n)`` for a number: shortest digits, exponent only below 1e-6 or from 1e21 ("1e+21")."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    digits, exponent = _shortest_digits(abs(value))
+    k, n = len(digits), exponent + len(digits)  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{sign}{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+
+
+def _shortest_digits(value: float) -> tuple[str, int]:
+    """The shortest round-trip digits of ``value`` (no trailing zeros) and their power-of-ten exponent."""
+    mantissa, _, exp = repr(value).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    exponent = int(exp or 0) - len(fraction)
+    stripped = digits.rstrip("0")
+    return stripped, exponent + len(digits) - len(stripped)
+
+
+def js_string(value: Any) -> str:
+    """JavaScript's ``String(value)`` (objects are "[object Object]", arrays join their items with ",")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return js_number_str(value)
+    if isinstance(value, list):
+        return ",".join("" if item is None else js_string(item) for item in value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return "[object Object]"
+
+
+def js_truthy(value: Any) -> bool:
+    """JavaScript truthiness: false, null, 0, NaN and "" are false; every object and array is true."""
+    if value is None or value is False or value == "":
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == value and value != 0
+    return True
+
+
+_LEADING_FLOAT = re.compile(r"^\s*([+-]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))")
+
+
+def js_parse_float(value: Any) -> float | None:
+    """``parseFloat(value)``: the number at the start of its text; None where JavaScript gives NaN."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None if value != value else float(value)
+    match = _LEADING_FLOAT.match(js_string(value) if value is not None else "")
+    return float(match.group(1).replace("Infinity", "inf")) if match else None
+
+
+def strict_equal(a: Any, b: Any) -> bool:
+    """``===`` for primitives and Node-RED's ``compareObjects`` for objects and arrays (deep)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)

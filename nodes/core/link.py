@@ -84,13 +84,14 @@ class LinkOutNode(Node[LinkOutConfig]):
         return self._targets
 
     def _return(self, msg: Msg) -> None:
+        """Answer the link call on top of ``msg._linkSource``; without one the message is dropped with a
+        warning, as Node-RED does (it is not an error: catch nodes do not see it)."""
         stack = msg.get("_linkSource")
-        if not isinstance(stack, list) or not stack:
-            raise NodeError("return mode: the message did not come from a link call node")
-        event = stack.pop()
+        event = stack.pop() if isinstance(stack, list) and stack else {}
         caller = self.runtime.nodes.get(str(event.get("node")))
         if not isinstance(caller, LinkCallNode):
-            raise NodeError(f"return mode: link call node {event.get('node')!r} is not running")
+            self.log.warning("return mode: no link call node to return the message to")
+            return
         caller.returned(str(event.get("id")), msg)
 
 
@@ -150,19 +151,22 @@ class LinkCallNode(Node[LinkCallConfig]):
             self.error(NodeError("timeout"), waiting[0])
 
     def _target(self, msg: Msg) -> Node:
-        wanted = msg.get("target") if self.config.linkType == "dynamic" else next(iter(self.config.links), None)
-        if not wanted:
-            raise NodeError("no link in node to call (links is empty or msg.target missing)")
+        """The link in node to call: by id; in dynamic mode also by name, in this flow first (Node-RED's texts)."""
+        dynamic = self.config.linkType == "dynamic"
+        wanted = msg.get("target") if dynamic else next(iter(self.config.links), None)
         links = [n for n in self.runtime.nodes.values() if isinstance(n, LinkInNode)]
         by_id = [n for n in links if n.id == wanted]
-        same_flow = [n for n in links if n.name == wanted and n.spec.z == self.spec.z]
-        named = [n for n in links if n.name == wanted]
-        for found in (by_id, same_flow, named):
-            if len(found) == 1:
-                return found[0]
-        if len(named) > 1:
-            raise NodeError(f"more than one link in node named {wanted!r}")
-        raise NodeError(f"link in node {wanted!r} not found")
+        if by_id:
+            return by_id[0]
+        if wanted and dynamic:
+            same_flow = [n for n in links if (n.name or n.id) == wanted and n.spec.z == self.spec.z]
+            named = [n for n in links if (n.name or n.id) == wanted]
+            for found in (same_flow, named):
+                if len(found) == 1:
+                    return found[0]
+            if len(named) > 1:
+                raise NodeError(f"Multiple link-in nodes named '{wanted}' found")
+        raise NodeError(f"target link-in node '{wanted or ''}' not found")
 
     async def on_close(self) -> None:
         for _, handle in self._waiting.values():

@@ -6,6 +6,9 @@ or the device's own connection) and showing its state as their status.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +17,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from flowengine.config import MqttSettings, check_client_id
 from flowengine.errors import LinkError, NodeError
-from flowengine.mqtt import MqttLink
-from flowengine.node import Node, NodeConfig
+from flowengine.mqtt import MqttLink, Will, topic_problem
+from flowengine.node import ConfigT, Node, NodeConfig
 
 _PLAIN_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
 
@@ -32,6 +35,49 @@ class MqttBrokerConfig(NodeConfig):
     user: str = Field(default="", description="User name (or credentials.user).")
     password: str = Field(default="", repr=False, description="Password (or credentials.password).")
     credentials: dict[str, Any] = Field(default_factory=dict, repr=False, description="Node-RED credentials.")
+    birthTopic: str = Field(default="", description="Published on every connect (empty: none), e.g. a presence topic.")
+    birthPayload: Any = Field(default="", description="Payload of the birth message (text; an object as JSON).")
+    birthQos: int = Field(default=0, ge=0, le=2, description="QoS of the birth message.")
+    birthRetain: Any = Field(default=False, description='Retain the birth message (true or "true").')
+    birthMsg: dict[str, Any] = Field(
+        default_factory=dict, description="MQTT 5 properties; with MQTT 3.1.1 Node-RED ignores them too."
+    )
+    closeTopic: str = Field(default="", description="Published just before a clean disconnect (deploy, shutdown).")
+    closePayload: Any = Field(default="", description="Payload of the close message.")
+    closeQos: int = Field(default=0, ge=0, le=2, description="QoS of the close message.")
+    closeRetain: Any = Field(default=False, description="Retain the close message.")
+    closeMsg: dict[str, Any] = Field(default_factory=dict, description="MQTT 5 properties (ignored with 3.1.1).")
+    willTopic: str = Field(
+        default="", description="Last will: the broker publishes it when the connection is lost uncleanly."
+    )
+    willPayload: Any = Field(default="", description="Payload of the will message.")
+    willQos: int = Field(default=0, ge=0, le=2, description="QoS of the will message.")
+    willRetain: Any = Field(default=False, description="Retain the will message.")
+    willMsg: dict[str, Any] = Field(default_factory=dict, description="MQTT 5 properties (ignored with 3.1.1).")
+
+    _lwt_qos = field_validator("birthQos", "closeQos", "willQos", mode="before")(lambda v: 0 if v in ("", None) else v)
+    _lwt_msg = field_validator("birthMsg", "closeMsg", "willMsg", mode="before")(lambda v: v or {})
+
+    @field_validator("birthTopic", "closeTopic", "willTopic", mode="before")
+    @classmethod
+    def _lwt_topic(cls, value: Any) -> str:
+        text = "" if value is None else str(value)
+        problem = topic_problem(text) if text else None
+        if problem:
+            raise ValueError(problem)
+        return text
+
+    def announcement(self, kind: str) -> Will | None:
+        """The birth, close or will message (Node-RED's createLWT), or None without a topic."""
+        topic = getattr(self, f"{kind}Topic")
+        if not topic:
+            return None
+        payload = getattr(self, f"{kind}Payload")
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload, separators=(",", ":"))
+        data = str(payload or "").encode() if not isinstance(payload, bytes) else payload
+        retain = getattr(self, f"{kind}Retain")
+        return Will(topic, data, getattr(self, f"{kind}Qos"), retain is True or retain == "true")
 
     @field_validator("port", "keepalive", "protocolVersion", mode="before")
     @classmethod
@@ -99,7 +145,13 @@ class MqttBrokerConfig(NodeConfig):
 
 
 class MqttBrokerNode(Node[MqttBrokerConfig]):
-    """Owns an :class:`MqttLink`; mqtt in/out nodes naming it in ``broker`` share it."""
+    """Owns an :class:`MqttLink`; mqtt in/out nodes naming it in ``broker`` share it.
+
+    Device presence as Node-RED does it: the birth message is published on every connect,
+    the close message just before a clean disconnect (redeploy, shutdown), and the broker
+    publishes the will message when the connection is lost. Retained "online" / "offline"
+    on one topic tells a dashboard which devices are up.
+    """
 
     Config = MqttBrokerConfig
     outputs = 0
@@ -112,22 +164,45 @@ class MqttBrokerNode(Node[MqttBrokerConfig]):
         super().__init__(*args, **kwargs)
         self._link_error: LinkError | None = None
         _, _, tls = self.config.endpoint()
+        self.birth = self.config.announcement("birth")
+        self.farewell = self.config.announcement("close")
         try:
-            self.link = MqttLink(self.config.settings(), name=self.id, force_tls=tls)
+            will = self.config.announcement("will")
+            self.link = MqttLink(self.config.settings(), name=self.id, force_tls=tls, will=will)
         except LinkError as exc:
             self._link_error = exc
 
     async def on_start(self) -> None:
         if self.link is None:
             raise self._link_error or LinkError("no connection")
+        if self.birth is not None:
+            self.link.add_state_listener(self._announce_birth)
         await self.link.start(wait=False)
 
+    def _announce_birth(self, connected: bool, reason: str) -> None:
+        if connected and self.link is not None and self.birth is not None:
+            birth = self.birth
+            future = self.link.publish(birth.topic, birth.payload, birth.qos, birth.retain)
+            future.add_done_callback(self._announced)
+
+    def _announced(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.log.warning("birth message not published: %s", future.exception())
+
     async def on_close(self) -> None:
-        if self.link is not None:
-            await self.link.close()
+        if self.link is None:
+            return
+        self.link.remove_state_listener(self._announce_birth)
+        if self.farewell is not None and self.link.connected:
+            farewell = self.farewell
+            with contextlib.suppress(LinkError, TimeoutError):
+                await asyncio.wait_for(
+                    self.link.publish(farewell.topic, farewell.payload, farewell.qos, farewell.retain), 2.0
+                )
+        await self.link.close()
 
 
-class MqttClientNode(Node):
+class MqttClientNode(Node[ConfigT]):
     """Base of mqtt in and mqtt out: finds the link and mirrors its state in the node status."""
 
     link: MqttLink | None = None

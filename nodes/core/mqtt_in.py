@@ -49,9 +49,8 @@ class MqttInConfig(NodeConfig):
         return value
 
 
-class MqttInNode(MqttClientNode):
+class MqttInNode(MqttClientNode[MqttInConfig]):
     Config = MqttInConfig
-    config: MqttInConfig
     accepts_input = False
     _sub: Subscription | None = None
     _throttle: LogThrottle | None = None

@@ -39,9 +39,8 @@ class MqttOutConfig(NodeConfig):
         return value
 
 
-class MqttOutNode(MqttClientNode):
+class MqttOutNode(MqttClientNode[MqttOutConfig]):
     Config = MqttOutConfig
-    config: MqttOutConfig
     outputs = 0
     _checked_topic = ""  # the last topic found valid: a flow mostly publishes to the same one
 
