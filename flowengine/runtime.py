@@ -275,6 +275,11 @@ class Runtime:
                     delivered.add(id(msg))
                     target.receive(msg)
 
+    def targets(self, source: Node[Any], port: int = 0) -> list[Node[Any]]:
+        """The running nodes wired to ``source``'s ``port`` (a source asks what its consumers need)."""
+        ports = self._routes.get(source.id) or []
+        return list(ports[port]) if port < len(ports) else []
+
     def route_to(self, source: Node[Any], port: int, targets: set[str], msg: Msg) -> None:
         """Deliver ``msg`` from ``source``'s ``port`` to the wired targets in ``targets`` only."""
         ports = self._routes.get(source.id) or []
