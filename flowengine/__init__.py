@@ -1,3 +1,3 @@
-"""flowengine: a Node-RED-style flow runtime; its default flow is a FlexAPI device agent."""
+"""flowengine: a Node-RED-style flow runtime; node packages plug into it (see ``flowengine.plugins``)."""
 
 __version__ = "0.1.0"

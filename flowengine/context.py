@@ -59,7 +59,7 @@ class ContextStores:
         self._flows = {z: Context(d, self._changed) for z, d in saved.get("flow", {}).items()}
         self._nodes: dict[str, Context] = {}
 
-    def get(self, scope: str, node: Node) -> Context:
+    def get(self, scope: str, node: Node[Any]) -> Context:
         if scope == "global":
             return self.global_
         if scope == "flow":

@@ -110,8 +110,8 @@ def load_flows(paths: Iterable[str | Path], env: Mapping[str, str] | None = None
 def flows_from_objects(name: str, objects: list[Any], base: FlowSet | None = None) -> FlowSet:
     """A flow set made of ``base`` plus node objects that come from code, not a file.
 
-    ``name`` stands in for the file name in problems (for example the state file
-    custom groups are kept in).
+    ``name`` stands in for the file name in problems (for example the state file the
+    generating package keeps them in).
     """
     flows = FlowSet()
     if base is not None:

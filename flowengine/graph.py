@@ -28,7 +28,7 @@ class Graph:
 
     flows: FlowSet
     configs: dict[str, NodeConfig] = field(default_factory=dict)
-    classes: dict[str, type[Node]] = field(default_factory=dict)
+    classes: dict[str, type[Node[Any]]] = field(default_factory=dict)
     wiring: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
 
     @property

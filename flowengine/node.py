@@ -95,6 +95,11 @@ class Node(Generic[ConfigT]):
         return cls.outputs
 
     @classmethod
+    def device_settings(cls) -> tuple[str, type[BaseModel]] | None:
+        """The device config table this node type reads (dotted path) and its model, for the node reference."""
+        return None
+
+    @classmethod
     def check_device(cls, device: Any, config: NodeConfig, node_id: str) -> list[Problem]:
         """Problems with the device config this node would use, found before anything starts.
 

@@ -44,15 +44,15 @@ def _core_table(registry: NodeTypeRegistry) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _section(name: str, cls: type[Node]) -> str:
+def _section(name: str, cls: type[Node[Any]]) -> str:
     doc = _doc(cls)
     inputs = "1" if cls.accepts_input else "0"
     out = [f"## `{name}`\n", doc + "\n" if doc else "", f"Inputs: {inputs}. Outputs: {_outputs(cls)}.\n"]
     out.extend(_fields_table("Node properties (in the flow file):", cls.Config.model_fields))
-    settings = getattr(cls, "Settings", None)
-    if settings is not None:
-        section = (getattr(cls, "prefixes", ()) or (name,))[0]
-        out.extend(_fields_table(f"Device config section `[sources.{section}]`:", settings.model_fields))
+    device = cls.device_settings()
+    if device is not None:
+        section, model = device
+        out.extend(_fields_table(f"Device config section `[{section}]`:", model.model_fields))
     return "\n".join(out)
 
 
@@ -67,13 +67,13 @@ def _fields_table(title: str, fields: dict[str, FieldInfo]) -> list[str]:
     return [*rows, ""]
 
 
-def _doc(cls: type[Node]) -> str:
+def _doc(cls: type[Node[Any]]) -> str:
     """The class's own docstring, else its module's (never a base class's)."""
     own = cls.__dict__.get("__doc__")
     return inspect.cleandoc(own) if own else inspect.getdoc(inspect.getmodule(cls)) or ""
 
 
-def _outputs(cls: type[Node]) -> str:
+def _outputs(cls: type[Node[Any]]) -> str:
     if cls.output_count.__func__ is not Node.output_count.__func__:  # type: ignore[attr-defined]
         return "depends on configuration"
     return str(cls.outputs)

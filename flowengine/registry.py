@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from flowengine.errors import FlowError
 from flowengine.node import Node
@@ -24,9 +25,9 @@ class NodeTypeRegistry:
 
     def __init__(self, table: Mapping[str, str] | None = None) -> None:
         self._table: dict[str, str] = dict(node_type_table() if table is None else table)
-        self._classes: dict[str, type[Node]] = {}
+        self._classes: dict[str, type[Node[Any]]] = {}
 
-    def register(self, name: str, target: str | type[Node]) -> None:
+    def register(self, name: str, target: str | type[Node[Any]]) -> None:
         """Add a type by ``"module:Class"`` or by class (tests, embedding)."""
         if isinstance(target, str):
             self._table[name] = target
@@ -40,7 +41,7 @@ class NodeTypeRegistry:
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._table))
 
-    def get(self, name: str) -> type[Node]:
+    def get(self, name: str) -> type[Node[Any]]:
         """The class for ``name``; raises :class:`UnknownNodeType`."""
         if name in self._classes:
             return self._classes[name]
@@ -52,7 +53,7 @@ class NodeTypeRegistry:
             raise FlowError(f"node type {name!r}: {self._table[name]} is not a Node subclass")
         return self._bind(name, cls)
 
-    def _bind(self, name: str, cls: type[Node]) -> type[Node]:
+    def _bind(self, name: str, cls: type[Node[Any]]) -> type[Node[Any]]:
         if not cls.type_name:
             cls.type_name = name
         self._classes[name] = cls

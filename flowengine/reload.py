@@ -105,8 +105,8 @@ class Reloader:
         if self._timer:
             self._timer.cancel()
         if self._observer is not None:
-            self._observer.stop()  # type: ignore[attr-defined]
-            self._observer.join(2)  # type: ignore[attr-defined]
+            self._observer.stop()
+            self._observer.join(2)
             self._observer = None
 
 

@@ -1,14 +1,15 @@
 """What the nodes of one runtime share: the device config, the device's link, and typed shared objects.
 
 Shared objects carry no data between nodes (values travel on wires); they are
-things of the world that several nodes use, such as a simulated vehicle that
+things of the world that several nodes use, such as a simulated machine that
 every simulated sensor reads. Each is keyed by its class, so what a node gets
 back is typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from flowengine.config import DeviceConfig
@@ -37,8 +38,9 @@ class Link(Protocol):
         retain: bool = False,
         *,
         durable: bool = False,
-    ) -> Awaitable[None]:
-        """Publish; ``durable`` messages wait on disk while offline when the link has an offline store."""
+    ) -> asyncio.Future[None]:
+        """Publish; the future settles when the broker has it. ``durable`` messages wait on disk
+        while offline when the link has an offline store."""
         ...
 
     def offline_stats(self) -> OfflineStats: ...

@@ -6,7 +6,8 @@ bash scripts/setup.sh
 echo "test.sh: ruff and mypy" >&2
 .venv/bin/ruff check --quiet .
 .venv/bin/ruff format --check --quiet .
-.venv/bin/mypy --no-error-summary flowengine
+.venv/bin/mypy --strict --no-error-summary flowengine
+.venv/bin/mypy --no-error-summary nodes
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

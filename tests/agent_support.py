@@ -212,9 +212,9 @@ def well_formed(resp: dict[str, Any], token: str | None) -> str | None:
 class RunningAgent:
     """``flowengine run`` in-process: the real Agent on its own event loop thread."""
 
-    def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = ()) -> None:
+    def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: Path = DEFAULT_FLOW) -> None:
         self.agent = Agent(config, flow_dirs, default_flow=False)
-        self.agent.source.files = [DEFAULT_FLOW]
+        self.agent.source.files = [default_flow]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.agent.run(),), daemon=True)
         self.thread.start()

@@ -316,7 +316,7 @@ class BufferedClient(mqtt.Client):
         if tail is not self._merge_tail:
             tail["packet"] = bytearray(tail["packet"])
             self._merge_tail = tail
-        tail["packet"] += packet  # type: ignore[operator]
+        tail["packet"] += packet
         tail["to_process"] += len(packet)
         if self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
             self._in_callback_mutex.release()

@@ -30,7 +30,7 @@ PUBACK = 0x40
 MAX_REMAINING = 268_435_455
 #: What paho's v2 ``on_publish`` receives for every 3.1.1 PUBACK: shared, do not mutate.
 PUBACK_REASON = ReasonCode(PacketTypes.PUBACK)
-PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
+PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
 _MID = struct.Struct("!H")
 _SMALL_LENGTHS = [bytes([n]) for n in range(128)]
@@ -133,7 +133,7 @@ class InMessage(MQTTMessage):
         self.info = None  # type: ignore[assignment]  # incoming messages have no delivery to wait for
         self.properties = None
 
-    @property  # type: ignore[override]
+    @property
     def topic(self) -> str:
         return self._text
 

@@ -302,7 +302,7 @@ def _prepare(db: sqlite3.Connection) -> None:
 
 def _corrupt(text: str) -> sqlite3.DatabaseError:
     exc = sqlite3.DatabaseError(text)
-    exc.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
     return exc
 
 

@@ -19,6 +19,7 @@ from flowengine.config import MqttSettings, check_client_id
 from flowengine.errors import LinkError, NodeError
 from flowengine.mqtt import MqttLink, Will, topic_problem
 from flowengine.node import ConfigT, Node, NodeConfig
+from flowengine.services import Link
 
 _PLAIN_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
 
@@ -205,9 +206,9 @@ class MqttBrokerNode(Node[MqttBrokerConfig]):
 class MqttClientNode(Node[ConfigT]):
     """Base of mqtt in and mqtt out: finds the link and mirrors its state in the node status."""
 
-    link: MqttLink | None = None
+    link: Link | None = None
 
-    def attach(self, broker_id: str) -> MqttLink:
+    def attach(self, broker_id: str) -> Link:
         """Use the broker node ``broker_id``'s link, or the device's own connection when empty."""
         self.link = find_link(self, broker_id)
         self.link.add_state_listener(self._link_state)
@@ -225,14 +226,15 @@ class MqttClientNode(Node[ConfigT]):
             self.link.remove_state_listener(self._link_state)
 
 
-def find_link(node: Node, broker_id: str) -> MqttLink:
+def find_link(node: Node[Any], broker_id: str) -> Link:
     """The link of broker node ``broker_id``, or the device's own link when empty."""
     if broker_id:
-        link = getattr(node.runtime.nodes.get(broker_id), "link", None)
+        broker = node.runtime.nodes.get(broker_id)
+        link = broker.link if isinstance(broker, MqttBrokerNode) else None
         if link is None:
             raise NodeError(f"broker: mqtt-broker node {broker_id!r} has no connection (did it fail to start?)")
-        return link  # type: ignore[no-any-return]
-    link = node.runtime.services.link
-    if link is None:
+        return link
+    device_link = node.runtime.services.link
+    if device_link is None:
         raise NodeError("broker: not set, and there is no device MQTT connection to use")
-    return link  # type: ignore[no-any-return]
+    return device_link

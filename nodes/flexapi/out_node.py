@@ -63,8 +63,7 @@ class FlexApiOutNode(Node[NodeConfig]):
             return
         qos = self.runtime.services.device.mqtt.qos
         result = link.publish(str(msg["topic"]), encode(msg.get("payload")), qos, durable=not is_response(msg))
-        if result is not None:
-            asyncio.ensure_future(result).add_done_callback(self._published)
+        result.add_done_callback(self._published)
 
     def _published(self, future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:

@@ -59,6 +59,12 @@ class SourceNode(Node[SourceConfig]):
         return self.prefixes[0] if self.prefixes else self.type_name
 
     @classmethod
+    def device_settings(cls) -> tuple[str, type[BaseModel]] | None:
+        if cls.Settings is None:
+            return None
+        return f"sources.{cls.prefixes[0] if cls.prefixes else cls.type_name}", cls.Settings
+
+    @classmethod
     def check_device(cls, device: Any, config: NodeConfig, node_id: str) -> list[Problem]:
         """The hardware section is checked with the flows, before any source opens hardware."""
         if cls.Settings is None:
