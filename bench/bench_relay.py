@@ -172,7 +172,7 @@ def _collect(pub: Publisher, sub: Counter) -> tuple[int, float]:
 
 
 @contextmanager
-def flowengine_process(port: int, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+def flowengine_process(port: int, workdir: Path, fast_path: bool = True) -> Iterator[subprocess.Popen[bytes]]:
     flows = workdir / "fe-flows"
     flows.mkdir()
     shutil.copy(FLOW, flows / FLOW.name)
@@ -180,7 +180,8 @@ def flowengine_process(port: int, workdir: Path) -> Iterator[subprocess.Popen[by
     if os.environ.get("BENCH_PROFILE"):  # write a cProfile of the flowengine process to this file
         cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
     cmd += ["--broker", f"127.0.0.1:{port}", "--state-dir", str(workdir / "fe-state"), "--log-level", "warning"]
-    with _process(cmd, workdir / "flowengine.log", cwd=workdir) as proc:
+    extra = {} if fast_path else {"FLOWENGINE_MQTT_FAST_PATH": "off"}  # paho's public API only
+    with _process(cmd, workdir / "flowengine.log", cwd=workdir, extra_env=extra) as proc:
         yield proc
 
 
@@ -195,8 +196,10 @@ def node_red_process(binary: str, port: int, workdir: Path) -> Iterator[subproce
 
 
 @contextmanager
-def _process(cmd: list[str], log: Path, cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "MQTT_PORT": os.environ["MQTT_PORT"]}
+def _process(
+    cmd: list[str], log: Path, cwd: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "MQTT_PORT": os.environ["MQTT_PORT"], **(extra_env or {})}
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         try:
@@ -271,10 +274,10 @@ def main(count: int, rounds: int, engines: set[str]) -> None:
     if "node-red" in engines and node_red is None:
         print("node-red         not installed (npm install --prefix bench/.node-red node-red)")
         engines = engines - {"node-red"}
-    names = {"broker": "broker only", "flowengine": "flowengine"}
+    names = {"broker": "broker only", "flowengine": "flowengine", "flowengine-public": "flowengine (public API)"}
     if node_red is not None:
         names["node-red"] = f"node-red {_node_red_version(node_red)}"
-    order = [e for e in ("broker", "flowengine", "node-red") if e in engines]
+    order = [e for e in ("broker", "flowengine", "flowengine-public", "node-red") if e in engines]
     results: dict[str, list[dict[str, Any]]] = {e: [] for e in order}
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp, Mosquitto(Path(tmp)) as broker:
         os.environ["MQTT_PORT"] = str(broker.port)
@@ -299,8 +302,8 @@ def main(count: int, rounds: int, engines: set[str]) -> None:
 def _one_round(engine: str, node_red: str | None, port: int, count: int, workdir: Path) -> dict[str, Any]:
     if engine == "broker":
         return run_round("broker only", port, count, IN_TOPIC)
-    if engine == "flowengine":
-        with flowengine_process(port, workdir) as proc:
+    if engine in ("flowengine", "flowengine-public"):
+        with flowengine_process(port, workdir, fast_path=engine == "flowengine") as proc:
             return run_round(engine, port, count, OUT_TOPIC, proc)
     assert node_red is not None
     with node_red_process(node_red, port, workdir) as proc:
@@ -319,6 +322,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engines", default="broker,flowengine,node-red", help="comma-separated rows to run")
+    parser.add_argument(
+        "--engines",
+        default="broker,flowengine,flowengine-public,node-red",
+        help="comma-separated rows: broker, flowengine, flowengine-public (paho's public API only), node-red",
+    )
     args = parser.parse_args()
     main(args.messages, args.rounds, set(args.engines.split(",")))

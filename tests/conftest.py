@@ -49,12 +49,13 @@ def loop() -> Iterator[LoopThread]:
 _link_ids = itertools.count()
 
 
-@pytest.fixture
-def links(loop: LoopThread) -> Iterator[Callable[..., MqttLink]]:
+@pytest.fixture(params=[True, False], ids=["fast-path", "public-api"])
+def links(loop: LoopThread, request: pytest.FixtureRequest) -> Iterator[Callable[..., MqttLink]]:
     """Make MqttLinks on the test loop: ``links(backoff=(first, max), start=True, options={...}, **settings)``.
 
     ``settings`` are MqttSettings fields (a unique client id by default), ``options``
-    the link's own keyword arguments; every link is closed at the end.
+    the link's own keyword arguments; every link is closed at the end. Every test using
+    it runs twice: on paho's client with the fast path, and through paho's public API only.
     """
     made: list[MqttLink] = []
 
@@ -65,7 +66,8 @@ def links(loop: LoopThread) -> Iterator[Callable[..., MqttLink]]:
         **settings: Any,
     ) -> MqttLink:
         settings.setdefault("client_id", f"test-link-{next(_link_ids)}")
-        link = MqttLink(MqttSettings(**settings), backoff=Backoff(*backoff), **(options or {}))
+        options = {"fast_path": request.param, **(options or {})}
+        link = MqttLink(MqttSettings(**settings), backoff=Backoff(*backoff), **options)
         made.append(link)
         if start:
             loop.call(link.start())

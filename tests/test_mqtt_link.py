@@ -7,6 +7,7 @@ import itertools
 import logging
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,14 @@ async def published(futures: list[asyncio.Future[None]]) -> list[Any]:
 def test_subscribe_receives_on_the_loop_thread(broker: Mosquitto, peer: MqttPeer, loop: LoopThread, make_link) -> None:
     link = make_link(broker.port)
     got, callback = collector(loop)
-    loop.run(link.subscribe, "sensors/+/temp", 1, callback)
+    root = f"sensors-{uuid.uuid4().hex[:8]}"  # the broker keeps the retained message for later tests
+    loop.run(link.subscribe, f"{root}/+/temp", 1, callback)
     wait_until(lambda: link.connected, what="link connected")
-    peer.publish("sensors/a/temp", b"21.5", qos=1)
-    peer.publish("sensors/a/humidity", b"40", qos=1)
-    peer.publish("sensors/b/temp", b"19", qos=0, retain=True)
+    peer.publish(f"{root}/a/temp", b"21.5", qos=1)
+    peer.publish(f"{root}/a/humidity", b"40", qos=1)
+    peer.publish(f"{root}/b/temp", b"19", qos=0, retain=True)
     wait_until(lambda: len(got) >= 2, what="two messages")
-    assert got[:2] == [("sensors/a/temp", b"21.5", 1, False), ("sensors/b/temp", b"19", 0, False)]
+    assert got[:2] == [(f"{root}/a/temp", b"21.5", 1, False), (f"{root}/b/temp", b"19", 0, False)]
 
 
 def test_publish_futures_resolve_on_ack(broker: Mosquitto, peer: MqttPeer, loop: LoopThread, make_link) -> None:

@@ -24,7 +24,8 @@ Writes are coalesced only while the client is driven from outside with
 publish must come from that thread; under ``loop()``/``loop_start()`` paho queues
 each packet as usual. The class overrides private parts of paho 2.2
 (``_packet_read``, ``_packet_queue``, ``_send_publish``, the ``_in_packet`` and
-``_out_packet`` records), hence the ``paho-mqtt>=2.2,<2.3`` pin.
+``_out_packet`` records): :mod:`flowengine.mqtt.guard` checks them at start-up, and
+on any other paho the link uses :class:`PublicClient` instead.
 """
 
 from __future__ import annotations
@@ -63,6 +64,22 @@ _LOST = MQTTErrorCode.MQTT_ERR_CONN_LOST
 _PROTOCOL = MQTTErrorCode.MQTT_ERR_PROTOCOL
 _NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN
 _DISCONNECT = 0xE0
+
+
+class PublicClient(mqtt.Client):
+    """paho's ``Client`` through its public API only: what the link uses when the fast path may not run.
+
+    It offers the two things the link asks of a client beyond paho's API: ``reading``
+    (the link stops calling ``loop_read`` when it is switched off) and ``buffered()``
+    (paho reads straight from the socket, so nothing ever waits in a buffer of ours).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reading = True
+
+    def buffered(self) -> bool:
+        return False
 
 
 class BufferedClient(mqtt.Client):

@@ -31,7 +31,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from flowengine.config import MqttSettings
 from flowengine.errors import LinkError
 from flowengine.mqtt.backoff import Backoff
-from flowengine.mqtt.client import BufferedClient
+from flowengine.mqtt.client import BufferedClient, PublicClient
+from flowengine.mqtt.guard import fast_path_problem
 from flowengine.mqtt.offline import REPLAY_RATE, DurableSpool, OfflineStats, trace_durable
 from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
@@ -88,7 +89,8 @@ class MqttLink:
     first connection attempt (connected or not); the link keeps retrying
     until ``close``. Given an ``offline_store``, the link owns it (and closes it);
     stored messages are replayed at up to ``replay_rate`` per second (None: unpaced).
-    A ``will`` is handed to the broker with every connect.
+    A ``will`` is handed to the broker with every connect. ``fast_path`` forces the
+    paho client: None lets :func:`~flowengine.mqtt.guard.fast_path_problem` decide.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class MqttLink:
         offline_problem: str | None = None,
         replay_rate: float | None = REPLAY_RATE,
         will: Will | None = None,
+        fast_path: bool | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -132,11 +135,13 @@ class MqttLink:
         self._watched: Any = None
         self._writer_added = self._write_scheduled = self._flush_scheduled = self._read_scheduled = False
         self._will = will
+        self._fast_path = fast_path
         self._client = self._make_client(tls_context(settings, force=force_tls))
 
-    def _make_client(self, ssl_context: ssl.SSLContext | None) -> BufferedClient:
+    def _make_client(self, ssl_context: ssl.SSLContext | None) -> BufferedClient | PublicClient:
         s = self.settings
-        client = BufferedClient(
+        fast = self._fast_path if self._fast_path is not None else fast_path_problem() is None
+        client = (BufferedClient if fast else PublicClient)(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             clean_session=s.clean_session,
