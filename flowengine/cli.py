@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sys
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     nodes.add_argument("--markdown", action="store_true")
     nodes.set_defaults(handler=cmd_nodes)
     _add_config(sub.add_parser("config", help="export, import or reset the FlexAPI configuration"))
+    # TEMPORARY until the CLI plugin seam lands (the lead moves this line there): `call` and `watch`.
+    importlib.import_module("nodes.flexapi.client.commands").add_commands(sub)
     return parser
 
 
