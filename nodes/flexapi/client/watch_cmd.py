@@ -3,7 +3,7 @@
 Subscribes to the device's whole root (``v1/{client_id}/#``). ``--plain``
 prints ``TIME TOPIC COMPACT-JSON`` per message for scripts; otherwise a rich
 view (:mod:`.watch_view`) redraws twice a second on the terminal's alternate
-screen. Ctrl-C ends both (exit status 0).
+screen. Ctrl-C or SIGTERM ends both (exit status 0).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import contextlib
 import datetime
 import json
 import shlex
+import signal
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -44,6 +46,7 @@ async def _watch(args: argparse.Namespace, options: dict[str, Any]) -> int:
     client = AsyncFlexClient(client_id=args.client_id, **options)
     state = WatchState(client.root, args.groups)
     done = asyncio.Event()
+    _stop_on_sigterm(done)
     await client.connect()
     try:
         state.link(True, "connected", time.monotonic())
@@ -57,6 +60,12 @@ async def _watch(args: argparse.Namespace, options: dict[str, Any]) -> int:
     finally:
         await client.close()
     return 0
+
+
+def _stop_on_sigterm(done: asyncio.Event) -> None:
+    """SIGTERM ends the view as Ctrl-C does, so the terminal is restored (a script stopping its watcher)."""
+    if threading.current_thread() is threading.main_thread():
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
 
 
 class _Receiver:

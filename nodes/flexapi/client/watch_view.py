@@ -27,7 +27,11 @@ KIND_MARKS = {"event": "!", "response": "←", "request": "→", "other": "·"}
 def render(state: WatchState, now: float, *, rows: int = 13, where: str = "", call_hint: str = "") -> RenderableType:
     """The whole screen for ``state`` at monotonic time ``now``."""
     panels = [group_panel(view, now, rows) for view in state.groups.values()]
-    body: RenderableType = Columns(panels) if panels else Text("waiting for the first upload …", style="dim")
+    body: RenderableType = (
+        Columns(panels)
+        if panels
+        else Text("waiting for the first upload (each group sends one per interval) …", style="dim")
+    )
     parts: list[RenderableType] = [header(state, now, where), body, log_panel(state)]
     if call_hint:
         parts.append(Text(f"Ctrl-C quits · send a request: {call_hint}", style="dim"))
