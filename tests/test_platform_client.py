@@ -154,6 +154,22 @@ def test_an_unreachable_broker_raises_link_error() -> None:
         FlexClient("127.0.0.1", free_port(), "dev")
 
 
+def test_a_request_while_the_broker_is_away_fails_and_is_never_sent_later(own_broker: Mosquitto) -> None:
+    with FlexClient("127.0.0.1", own_broker.port, "scripted", timeout=0.5) as client:
+        own_broker.stop()
+        wait_until(lambda: not client.connected, 5, what="the client noticed")
+        with pytest.raises(LinkError, match=r"no connection to the broker within 0\.5 s"):
+            client.set("obd", interval=0)
+        own_broker.start()
+        device = FakeDevice(own_broker, "scripted", {"gnss/refresh": result({"gnss.fix": 3})})
+        try:
+            wait_until(lambda: client.connected, 20, what="the client reconnected")
+            assert client.refresh("gnss") == {"gnss.fix": 3}
+            assert [path for path, _ in device.requests] == ["gnss/refresh"]
+        finally:
+            device.close()
+
+
 def test_requests_that_cannot_work_are_refused_before_sending() -> None:
     with pytest.raises(BadRequest, match="response topic"):
         calls.check_path("gnss/refresh/resp")

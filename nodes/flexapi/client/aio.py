@@ -26,6 +26,8 @@ from nodes.flexapi.topics import topic_root
 
 log = logging.getLogger(__name__)
 
+#: Seconds a connection attempt may take at least, however short the request timeout (a TLS handshake).
+MIN_CONNECT_TIMEOUT = 2.0
 #: ``callback(path, payload)``: the topic below the device's root and the raw payload.
 RawCallback = Callable[[str, bytes], Any]
 #: ``callback(values)``: a decoded JSON object.
@@ -93,7 +95,8 @@ class AsyncFlexClient(FlexApiCalls[Any]):
             tls_key=tls_key,
             tls_insecure=tls_insecure,
         )
-        self._bind(Connection(settings, connect_timeout=timeout), client_id, settings.topic_prefix, timeout)
+        connection = Connection(settings, connect_timeout=max(timeout, MIN_CONNECT_TIMEOUT))
+        self._bind(connection, client_id, settings.topic_prefix, timeout)
         self._owner = True
 
     def _bind(self, connection: Connection, client_id: str, prefix: str, timeout: float) -> None:

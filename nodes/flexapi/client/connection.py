@@ -6,6 +6,11 @@ topic before it is published on the same connection, so the broker has the
 subscription in place before the device can answer. Answers are matched by
 response topic and ``client_token``; anything else on those topics (answers to
 other platforms) is ignored.
+
+A request is published only while connected (it waits for the connection
+within its timeout): the link would otherwise keep it queued and send it after
+a reconnect, long after the caller gave up - a stale ``set`` or ``control``
+carried out minutes late.
 """
 
 from __future__ import annotations
@@ -34,18 +39,31 @@ class Connection:
 
     def __init__(self, settings: MqttSettings, connect_timeout: float = 5.0) -> None:
         self.link = MqttLink(settings, f"platform:{settings.client_id}", connect_timeout=connect_timeout)
+        self.link.add_state_listener(self._on_state)
         self.spacing = Spacing()
         self._pending: dict[tuple[str, str], asyncio.Future[Response]] = {}
         self._answers: dict[str, Subscription] = {}  # response topics subscribed to, kept until close
+        self._up: asyncio.Event | None = None
         self._closed = False
 
     async def open(self) -> None:
         """Connect; raise :class:`LinkError` (and stop retrying) when the first attempt fails."""
+        self._up = asyncio.Event()
         await self.link.start()
-        if not self.link.connected:
+        if self.link.connected:
+            self._up.set()
+        else:
             why = self.link.last_error or f"no connection to {self.link.where}"
             await self.link.close()
             raise LinkError(why)
+
+    def _on_state(self, connected: bool, reason: str) -> None:
+        if self._up is None:
+            return
+        if connected:
+            self._up.set()
+        else:
+            self._up.clear()
 
     async def close(self) -> None:
         """Disconnect; requests still waiting fail with :class:`LinkError`. Idempotent."""
@@ -72,32 +90,48 @@ class Connection:
         async with self.spacing.turn(topic, interval) as turn:
             turn.counts = True  # unknown until answered: a lost answer may hide an accepted request
             deadline = loop.time() + timeout
-            answer = await self.exchange(topic, token, body, timeout)
-            if answer.get("error") == "device_busy" and loop.time() + interval < deadline:
-                log.info("%s: device busy, retrying in %g s", topic, interval)
-                await asyncio.sleep(interval)
-                answer = await self.exchange(topic, token, body, deadline - loop.time())
+            try:
+                answer = await self.exchange(topic, token, body, timeout)
+                if answer.get("error") == "device_busy" and loop.time() + interval < deadline:
+                    log.info("%s: device busy, retrying in %g s", topic, interval)
+                    await asyncio.sleep(interval)
+                    answer = await self.exchange(topic, token, body, deadline - loop.time())
+            except RequestTimeout:
+                raise RequestTimeout(topic, timeout) from None
             turn.counts = "error" not in answer
             return answer
 
     async def exchange(self, topic: str, token: str, body: dict[str, Any], timeout: float) -> Response:
         """Publish one request and return its answer (any envelope); :class:`RequestTimeout` without one."""
-        if self._closed:
-            raise LinkError("client closed")
+        if self._closed or self._up is None:
+            raise LinkError("client closed" if self._closed else "client not connected (call connect first)")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await self._connection_within(timeout)
         answer_topic = f"{topic}/resp"
         key = (answer_topic, token)
         if key in self._pending:
             raise LinkError(f"a request with token {token!r} is already waiting on {answer_topic}")
         self._expect(answer_topic)
-        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Response] = loop.create_future()
         self._pending[key] = future
         try:
             self.link.publish(topic, json.dumps({"client_token": token, **body}, ensure_ascii=False), qos=1)
-            return await asyncio.wait_for(future, timeout)
+            return await asyncio.wait_for(future, timeout - (loop.time() - started))
         except TimeoutError:
             raise RequestTimeout(topic, timeout) from None
         finally:
             self._pending.pop(key, None)
+
+    async def _connection_within(self, timeout: float) -> None:
+        assert self._up is not None
+        if self._up.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._up.wait(), timeout)
+        except TimeoutError:
+            why = self.link.last_error or "disconnected"
+            raise LinkError(f"no connection to the broker within {timeout:g} s ({why})") from None
 
     def listen(self, topic_filter: str, callback: Any) -> Subscription:
         """``callback(topic, payload)`` for every message on ``topic_filter`` (on the loop thread)."""
