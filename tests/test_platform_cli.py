@@ -94,6 +94,7 @@ def test_two_quick_calls_on_one_topic_both_succeed(
 ) -> None:
     assert main(call(broker, "--token", "first", client_id, "motion/refresh")) == 0
     assert main(call(broker, "--token", "second", client_id, "motion/refresh")) == 0
+    ready.wait("motion/refresh/resp", lambda answer: answer.get("client_token") == "second" and "result" in answer)
     answers = [(a["client_token"], a.get("error", "result")) for a in responses(ready.messages, "motion/refresh/resp")]
     assert answers[-3:] == [("first", "result"), ("second", "device_busy"), ("second", "result")]
 

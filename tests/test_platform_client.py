@@ -186,6 +186,7 @@ def test_two_quick_refreshes_both_succeed_because_the_client_waited(flex: FlexCl
     first = flex.exchange("gnss/refresh", token="first")
     second = flex.exchange("gnss/refresh", token="second")
     assert "result" in first and "result" in second
+    platform.wait("gnss/refresh/resp", lambda answer: answer.get("client_token") == "second")
     answers = responses(platform.messages, "gnss/refresh/resp")
     assert [a["client_token"] for a in answers if a.get("client_token") in ("first", "second")] == ["first", "second"]
     assert not [a for a in answers if a.get("error") == "device_busy"], "the device had to refuse one"
@@ -194,12 +195,14 @@ def test_two_quick_refreshes_both_succeed_because_the_client_waited(flex: FlexCl
 def test_io_control_is_spaced_by_its_own_interval(flex: FlexClient, platform: Platform) -> None:
     flex.io_control({"DO1": 1}, token="on")
     assert flex.io_control({"DO1": 0}, token="off") == {"io.DO1": 0}
+    platform.wait("io/control/resp", lambda answer: answer.get("client_token") == "off")
     assert not [a for a in responses(platform.messages, "io/control/resp") if "error" in a]
 
 
 def test_device_busy_earned_by_another_platform_is_retried_once(flex: FlexClient, platform: Platform) -> None:
     platform.publish("gnss/refresh", b'{"client_token": "other platform"}')
     assert "gnss.latitude" in flex.exchange("gnss/refresh", token="mine")["result"]
+    platform.wait("gnss/refresh/resp", lambda answer: answer.get("client_token") == "mine" and "result" in answer)
     mine = [a for a in responses(platform.messages, "gnss/refresh/resp") if a["client_token"] == "mine"]
     assert [a.get("error", "result") for a in mine] == ["device_busy", "result"]
 

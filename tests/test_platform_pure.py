@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from nodes.flexapi.client import calls
+from nodes.flexapi.client.call_cmd import print_response
 from nodes.flexapi.client.spacing import Spacing
 from nodes.flexapi.client.watch_state import WatchState, classify
 from nodes.flexapi.client.watch_view import render
@@ -41,6 +42,20 @@ def test_spacing_follows_the_devices_retry_intervals() -> None:
 def test_fresh_tokens_differ_and_fit_the_limit() -> None:
     tokens = {calls.new_token() for _ in range(100)}
     assert len(tokens) == 100 and all(len(calls.check_token(t)) == 32 for t in tokens)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_call_prints_pretty_colours_on_a_terminal_and_compact_json_elsewhere() -> None:
+    answer = {"client_token": "t", "result": {"gnss.fix": 3}}
+    terminal, pipe = _Terminal(), io.StringIO()
+    print_response(answer, terminal)
+    print_response(answer, pipe)
+    assert "\x1b[" in terminal.getvalue() and len(terminal.getvalue().splitlines()) > 3
+    assert pipe.getvalue() == '{"client_token":"t","result":{"gnss.fix":3}}\n'
 
 
 # -- spacing ----------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ response topic and ``client_token``; anything else on those topics (answers to
 other platforms) is ignored.
 
 A request is published only while connected (it waits for the connection
-within its timeout): the link would otherwise keep it queued and send it after
-a reconnect, long after the caller gave up - a stale ``set`` or ``control``
-carried out minutes late.
+within its timeout), and at QoS 0: the link would otherwise keep it queued, or
+MQTT resend it, after a reconnect long after the caller gave up - a stale
+``set`` or ``control`` carried out minutes late. A request lost with the
+connection ends in a timeout, as a lost answer does.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Connection:
         future: asyncio.Future[Response] = loop.create_future()
         self._pending[key] = future
         try:
-            self.link.publish(topic, json.dumps({"client_token": token, **body}, ensure_ascii=False), qos=1)
+            self.link.publish(topic, json.dumps({"client_token": token, **body}, ensure_ascii=False), qos=0)
             return await asyncio.wait_for(future, timeout - (loop.time() - started))
         except TimeoutError:
             raise RequestTimeout(topic, timeout) from None
