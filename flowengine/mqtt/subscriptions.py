@@ -40,8 +40,8 @@ class SubscriptionTable:
     """Callbacks by topic filter, with a per-topic cache of who matches.
 
     A topic is looked up directly among the filters without wildcards and
-    matched only against those with one, so thousands of exact filters (a
-    platform's response topics, one per device) cost no scan per message.
+    matched only against those with one, so thousands of exact filters (one
+    reply topic per peer, say) cost no scan per message.
     """
 
     def __init__(self) -> None:

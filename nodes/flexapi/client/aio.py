@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class Listening:
             self._loop.call_soon_threadsafe(self._connection.unlisten, self._sub)
 
 
-class AsyncFlexClient(FlexApiCalls[Any]):
+class AsyncFlexClient(FlexApiCalls[Awaitable[Any]]):
     """FlexAPI requests to a device, as coroutines: ``await client.refresh("gnss")``.
 
     ``async with AsyncFlexClient(host, port, client_id) as client:`` connects and
