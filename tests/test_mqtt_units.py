@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowengine.errors import NodeError
-from flowengine.mqtt import Backoff, MemoryOutbox, Outgoing, Subscription, filter_problem, topic_problem
+from flowengine.mqtt import Backoff, MemoryOutbox, Outgoing, Subscription, filter_problem, subscriptions, topic_problem
 from flowengine.mqtt.subscriptions import Received, SubscriptionTable
 from nodes.core.mqtt_in import decode_payload
 from nodes.core.mqtt_out import encode_payload
@@ -52,6 +52,21 @@ def test_subscription_table_matches_wildcards_and_shares_filters() -> None:
     assert table.qos("v1/#") == 0
     assert table.remove(c)
     assert table.matching("v1/dev/obd/info") == ()
+
+
+def test_exact_filters_are_looked_up_not_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = SubscriptionTable()
+    exact = [Subscription(f"v1/dev{n}/gnss/refresh/resp", 1, lambda t, p: None) for n in range(1000)]
+    wild = Subscription("v1/+/event/notice", 1, lambda t, p: None)
+    for sub in (*exact, wild):
+        table.add(sub)
+    calls: list[str] = []
+    real = subscriptions.topic_matches_sub
+    monkeypatch.setattr(subscriptions, "topic_matches_sub", lambda f, t: calls.append(f) or real(f, t))
+    assert table.matching("v1/dev7/gnss/refresh/resp") == (exact[7],)
+    assert table.matching("v1/dev7/event/notice") == (wild,)
+    assert calls == ["v1/+/event/notice", "v1/+/event/notice"]  # the wildcard filter only
+    assert table.remove(wild) and table.matching("v1/dev8/event/notice") == ()
 
 
 @pytest.mark.parametrize(

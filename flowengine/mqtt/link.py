@@ -125,6 +125,7 @@ class MqttLink:
         self._published = self._dropped = self._connects = self._packets = self._budget_end = 0
         self._connected = self._closing = self._closed = False
         self._refusal: str | None = None
+        self.last_error: str | None = None  # why the last attempt or connection ended (None: none has)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id: int | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -301,6 +302,7 @@ class MqttLink:
             except Exception as exc:  # the supervisor never dies
                 self.log.exception("unexpected failure")
                 reason = f"unexpected failure: {exc}"
+            self.last_error = reason
             self._attempted.set()
             if self._closing:
                 return

@@ -37,14 +37,22 @@ class Subscription:
 
 
 class SubscriptionTable:
-    """Callbacks by topic filter, with a per-topic cache of who matches."""
+    """Callbacks by topic filter, with a per-topic cache of who matches.
+
+    A topic is looked up directly among the filters without wildcards and
+    matched only against those with one, so thousands of exact filters (one
+    reply topic per peer, say) cost no scan per message.
+    """
 
     def __init__(self) -> None:
         self._by_filter: dict[str, list[Subscription]] = {}
+        self._wildcards: dict[str, None] = {}  # the filters with + or #, in subscription order
         self._cache: dict[str, tuple[Subscription, ...]] = {}
 
     def add(self, sub: Subscription) -> bool:
         """Record ``sub``; True when the broker must be told (new filter or higher QoS)."""
+        if "+" in sub.topic_filter or "#" in sub.topic_filter:
+            self._wildcards[sub.topic_filter] = None
         subs = self._by_filter.setdefault(sub.topic_filter, [])
         before = max((s.qos for s in subs), default=-1)
         subs.append(sub)
@@ -61,6 +69,7 @@ class SubscriptionTable:
         if subs:
             return False
         del self._by_filter[sub.topic_filter]
+        self._wildcards.pop(sub.topic_filter, None)
         return True
 
     def qos(self, topic_filter: str) -> int:
@@ -75,9 +84,8 @@ class SubscriptionTable:
         """Subscriptions whose filter matches ``topic`` (MQTT wildcard rules)."""
         found = self._cache.get(topic)
         if found is None:
-            found = tuple(
-                s for f, subs in self._by_filter.items() if f == topic or topic_matches_sub(f, topic) for s in subs
-            )
+            wild = (s for f in self._wildcards if topic_matches_sub(f, topic) for s in self._by_filter[f])
+            found = (*self._by_filter.get(topic, ()), *wild)
             if len(self._cache) >= MATCH_CACHE_SIZE:
                 self._cache.clear()
             self._cache[topic] = found

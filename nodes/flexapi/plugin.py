@@ -32,9 +32,11 @@ class FlexApiPlugin(Plugin):
         return {custom_groups.GENERATOR: custom_groups.generated_nodes(state_dir)}
 
     def add_commands(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        from nodes.flexapi.client.commands import add_commands as add_client_commands
         from nodes.flexapi.config_cli import add_config_command
 
         add_config_command(commands)
+        add_client_commands(commands)
 
     def add_run_options(self, run: argparse.ArgumentParser) -> None:
         run.add_argument(
