@@ -1,6 +1,6 @@
 """Power cuts: SIGKILL ``flowengine run`` right after an acknowledged change; the change survives.
 
-Acknowledged means durable (DESIGN "Runtime principles"): the state file is
+Acknowledged means durable (docs/architecture.md, "Principles"): the state file is
 fsynced and renamed before the response is published. Each accepted request
 below is followed at once by a SIGKILL; the next start must show it. A state
 file truncated by a cut during some other write is survived: the agent starts,

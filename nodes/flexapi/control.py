@@ -26,7 +26,7 @@ def _scalar(value: Any) -> bool:
 
 
 def parse_io_control(body: Mapping[str, Any]) -> dict[str, int]:
-    """``{io.DO1: 1, io.D02_pullup: 0, ...}`` -> canonical outputs to apply (DESIGN #1)."""
+    """``{io.DO1: 1, io.D02_pullup: 0, ...}`` -> canonical outputs to apply (decision 1)."""
     if not body:
         raise invalid("io.DO1..io.DO4: at least one output is required")
     outputs: dict[str, int] = {}

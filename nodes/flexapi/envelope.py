@@ -1,4 +1,4 @@
-"""The request/response envelope: decoding hostile bytes and shaping every answer (DESIGN #3, #4).
+"""The request/response envelope: decoding hostile bytes and shaping every answer (decisions 3, 4).
 
 Pure functions; nothing here does I/O. A request is refused as a whole when any
 part of it is doubtful: not UTF-8, not JSON, NaN/Infinity, a number no 64-bit

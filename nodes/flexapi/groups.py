@@ -36,7 +36,7 @@ class GroupDef:
         return [f"{p}.ts" for p in self.prefixes if f"{p}.ts" in PARAMS]
 
     def owns(self, key: str) -> bool:
-        """True when ``key`` is a valid interest key of this group (DESIGN #5)."""
+        """True when ``key`` is a valid interest key of this group (decision 5)."""
         if self.name == "userdata":
             return is_userdata_key(key)
         param = PARAMS.get(canonical(key))
@@ -59,17 +59,17 @@ GROUPS: dict[str, GroupDef] = {
     )
 }
 
-#: Names a custom group may not take (DESIGN #7).
+#: Names a custom group may not take (decision 7).
 RESERVED_NAMES = frozenset(GROUPS) | {"group"}
 
 
 def custom_key_ok(key: str) -> bool:
-    """Custom groups may take any Appendix A parameter or ``userdata.*`` key (DESIGN #6)."""
+    """Custom groups may take any Appendix A parameter or ``userdata.*`` key (decision 6)."""
     return canonical(key) in PARAMS or is_userdata_key(key)
 
 
 def custom_name_problem(name: object) -> str | None:
-    """Why ``name`` cannot name a custom group, or None (DESIGN #7)."""
+    """Why ``name`` cannot name a custom group, or None (decision 7)."""
     if not isinstance(name, str):
         return "must be a string"
     if not CUSTOM_NAME.fullmatch(name):

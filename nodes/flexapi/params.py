@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-#: Appendix A type -> the JSON type on the wire (DESIGN #12: boolean as 0/1).
+#: Appendix A type -> the JSON type on the wire (decision 12: boolean as 0/1).
 JSON_TYPES = {
     "int": "integer",
     "float": "number",
@@ -363,9 +363,9 @@ ONE_WIRE = [
 
 PARAMS: dict[str, Param] = {p.key: p for p in (*GNSS, *MOTION, *IO, *OBD, *MODEM, *CELLULAR, *SYSINFO, *APP, *ONE_WIRE)}
 
-#: User data keys: ``userdata.<name>`` (DESIGN #8).
+#: User data keys: ``userdata.<name>`` (decision 8).
 USERDATA_KEY = re.compile(r"userdata\.[A-Za-z0-9_.\-]{1,64}")
-#: ``io.D0{n}`` (the reference examples' spelling) -> canonical ``io.DO{n}`` (DESIGN #1).
+#: ``io.D0{n}`` (the reference examples' spelling) -> canonical ``io.DO{n}`` (decision 1).
 _DO_ALIAS = re.compile(r"io\.D0([1-4])(_pullup)?")
 
 

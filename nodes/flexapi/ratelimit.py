@@ -1,4 +1,4 @@
-"""Minimum retry interval per request topic (2.3; DESIGN #2).
+"""Minimum retry interval per request topic (reference 2.3; decision 2).
 
 Counted from the last *accepted* request on a topic: a request is admitted
 tentatively when it arrives (so a second one while it is in flight is busy) and

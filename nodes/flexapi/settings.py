@@ -93,7 +93,7 @@ def effective_interest(interest: Mapping[str, str] | None, default_keys: Iterabl
 
 
 def ts_keys_for(interest: Mapping[str, str], prefixes: Iterable[str]) -> list[str]:
-    """The ``<source>.ts`` stamps a reserved group adds: one per source its interest draws on (DESIGN #5)."""
+    """The ``<source>.ts`` stamps a reserved group adds: one per source its interest draws on (decision 5)."""
     used = {PARAMS[canonical(k)].prefix for k in interest if canonical(k) in PARAMS}
     return [f"{p}.ts" for p in prefixes if p in used and f"{p}.ts" in PARAMS and f"{p}.ts" not in interest]
 
@@ -107,7 +107,7 @@ def build_view(
     """(payload, any valid value) for an interest over the latest values.
 
     Aliases rename keys; invalid (None or never seen) values are left out, or sent
-    as null when ``include_invalid`` (DESIGN #9). Stamps do not count as valid data.
+    as null when ``include_invalid`` (decision 9). Stamps do not count as valid data.
     """
     payload: dict[str, Any] = {}
     for key in ts_keys:

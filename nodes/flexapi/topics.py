@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-#: Minimum retry interval per request topic in seconds (2.3; DESIGN #2).
+#: Minimum retry interval per request topic in seconds (reference 2.3; decision 2).
 RETRY_INTERVAL = 1.0
 CONTROL_RETRY_INTERVAL = 5.0
 
 
 def topic_root(client_id: str, prefix: str = "") -> str:
-    """``v1/{client_id}``, or ``{prefix}/v1/{client_id}`` with a custom topic prefix (DESIGN #10)."""
+    """``v1/{client_id}``, or ``{prefix}/v1/{client_id}`` with a custom topic prefix (decision 10)."""
     prefix = prefix.strip("/")
     return f"{prefix}/v1/{client_id}" if prefix else f"v1/{client_id}"
 

@@ -1,4 +1,4 @@
-"""User data requests (``userdata/set``): insert, update, delete, or interval/interest (DESIGN #8)."""
+"""User data requests (``userdata/set``): insert, update, delete, or interval/interest (decision 8)."""
 
 from __future__ import annotations
 
