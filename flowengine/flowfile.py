@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.errors import Problem
+from flowengine.subflows import SUBFLOW, Definition
+from flowengine.subflows import expand as expand_subflows
 
 #: Node-RED object types that describe the editor, not running nodes.
 LAYOUT_TYPES = frozenset({"tab", "comment", "group"})
@@ -63,17 +65,32 @@ class FlowSet:
     tabs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    subflows: dict[str, Definition] = field(default_factory=dict)
 
     def is_disabled(self, spec: NodeSpec) -> bool:
         tab = self.tabs.get(spec.z, {})
         return bool(spec.raw.get("d")) or bool(tab.get("disabled"))
+
+    def with_subflows_expanded(self) -> FlowSet:
+        """This set with every subflow instance replaced by its own nodes (see :mod:`flowengine.subflows`)."""
+        if not self.subflows and not any(s.type.startswith("subflow:") for s in self.nodes.values()):
+            return self
+        definitions = {i: Definition(d.raw, d.file) for i, d in self.subflows.items()}
+        for spec in self.nodes.values():
+            if spec.z in definitions:
+                definitions[spec.z].templates.append(dict(spec.raw))
+        problems = list(self.problems)
+        nodes, flows = expand_subflows(self.nodes, definitions, problems)
+        return FlowSet(nodes, {**self.tabs, **flows}, list(self.files), problems, {})
 
     def with_declared_inputs(self) -> FlowSet:
         """This set with every ``wiredFrom`` turned into a wire on the feeding node (problems collected).
 
         An entry is a node id (its output 0) or ``[id, port]``.
         """
-        resolved = FlowSet(dict(self.nodes), dict(self.tabs), list(self.files), list(self.problems))
+        resolved = FlowSet(
+            dict(self.nodes), dict(self.tabs), list(self.files), list(self.problems), dict(self.subflows)
+        )
         for spec in self.nodes.values():
             for source, port in _declared_inputs(spec, resolved):
                 feeder = resolved.nodes[source]
@@ -117,6 +134,7 @@ def flows_from_objects(name: str, objects: list[Any], base: FlowSet | None = Non
     if base is not None:
         flows.nodes.update(base.nodes)
         flows.tabs.update(base.tabs)
+        flows.subflows.update(base.subflows)
         flows.files.extend(base.files)
         flows.problems.extend(base.problems)
     flows.files.append(name)
@@ -158,12 +176,14 @@ def _add_object(flows: FlowSet, file: str, obj: Any) -> None:
         flows.problems.append(Problem(file, node_id, None, problem))
         return
     node_id, node_type = obj["id"], obj["type"]
-    if node_id in flows.nodes or node_id in flows.tabs:
-        other = flows.nodes[node_id].file if node_id in flows.nodes else "a tab"
+    if node_id in flows.nodes or node_id in flows.tabs or node_id in flows.subflows:
+        other = flows.nodes[node_id].file if node_id in flows.nodes else "a tab or subflow"
         flows.problems.append(Problem(file, node_id, "id", f"duplicate id (also in {other})"))
         return
     if node_type == "tab":
         flows.tabs[node_id] = obj
+    elif node_type == SUBFLOW:
+        flows.subflows[node_id] = Definition(obj, file)
     elif node_type not in LAYOUT_TYPES:
         wires = _wires(obj.get("wires", []))
         if wires is None:

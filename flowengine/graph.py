@@ -50,7 +50,7 @@ def build_graph(flows: FlowSet, registry: NodeTypeRegistry, device: Any = None) 
 
     Raises :class:`FlowConfigError` listing every problem.
     """
-    flows = flows.with_declared_inputs()
+    flows = flows.with_subflows_expanded().with_declared_inputs()
     graph = Graph(flows)
     problems = list(flows.problems)
     for spec in flows.nodes.values():

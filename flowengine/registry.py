@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from flowengine import subflows
 from flowengine.errors import FlowError
 from flowengine.node import Node
 from flowengine.plugins import node_type_table
@@ -25,6 +26,7 @@ class NodeTypeRegistry:
 
     def __init__(self, table: Mapping[str, str] | None = None) -> None:
         self._table: dict[str, str] = dict(node_type_table() if table is None else table)
+        self._table.update(subflows.RUNTIME_TYPES)
         self._classes: dict[str, type[Node[Any]]] = {}
 
     def register(self, name: str, target: str | type[Node[Any]]) -> None:

@@ -240,11 +240,20 @@ class Runtime:
             self.contexts.flush()
 
     def env_value(self, node: Node[Any], name: str) -> Any:
-        """Node-RED's ``env.get``: the node's tab ``env`` first, then :attr:`env` (None when unset)."""
-        tab = self.graph.flows.tabs.get(node.spec.z, {}) if self.graph else {}
-        for item in tab.get("env") or ():
-            if isinstance(item, Mapping) and item.get("name") == name:
-                return _typed_env(item, self.env)
+        """Node-RED's ``env.get``: Node-RED's ``NR_*`` names, then the ``env`` of the node's flow and of the
+        flows around it (a subflow instance's, then its parent's), then :attr:`env` (None when unset)."""
+        tabs = self.graph.flows.tabs if self.graph else {}
+        builtin = _builtin_env(node, tabs, name)
+        if builtin is not None:
+            return builtin
+        z, seen = node.spec.z, set()
+        while z and z not in seen:
+            seen.add(z)
+            tab = tabs.get(z, {})
+            for item in tab.get("env") or ():
+                if isinstance(item, Mapping) and item.get("name") == name:
+                    return _typed_env(item, self.env)
+            z = str(tab.get("parent") or "")
         return self.env.get(name)
 
     def idle(self) -> bool:
@@ -299,8 +308,19 @@ class Runtime:
             log.error("error from %s looped %d times through catch nodes; dropped", source.id, count)
             return
         msg["error"] = {"message": text, "source": self._source(source) | {"count": count}}
-        for catcher in self._covering(self._catchers, source):
+        catchers = self._covering(self._catchers, source)
+        instance = self._subflow_instance(source)
+        if not catchers and instance is not None:  # not caught inside a subflow: its instance's flow sees it
+            msg["error"]["source"]["count"] = count - 1
+            self.report_error(instance, text, msg)
+            return
+        for catcher in catchers:
             catcher.send(clone(msg))
+
+    def _subflow_instance(self, node: Node[Any]) -> Node[Any] | None:
+        """The subflow instance node ``node`` runs inside, if any."""
+        tab = self.graph.flows.tabs.get(node.spec.z, {}) if self.graph else {}
+        return self.nodes.get(node.spec.z) if tab.get("subflow") else None
 
     def report_complete(self, source: Node[Any], msg: Msg) -> None:
         """A node finished handling ``msg``: the complete nodes watching it send a copy (Node-RED's done)."""
@@ -365,3 +385,21 @@ def _typed_env(item: Mapping[str, Any], env: Mapping[str, str]) -> Any:
 
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _builtin_env(node: Node[Any], tabs: Mapping[str, Mapping[str, Any]], name: str) -> str | None:
+    """``NR_NODE_ID``, ``NR_NODE_NAME``, ``NR_FLOW_ID``, ``NR_FLOW_NAME``, ``NR_SUBFLOW_ID``, ``NR_SUBFLOW_NAME``
+    (inside a subflow: the instance's id and name)."""
+    if not name.startswith("NR_"):
+        return None
+    tab = tabs.get(node.spec.z, {})
+    subflow = tab.get("subflow") or {}
+    values = {
+        "NR_NODE_ID": node.id,
+        "NR_NODE_NAME": node.name,
+        "NR_FLOW_ID": node.spec.z,
+        "NR_FLOW_NAME": str(tab.get("label") or ""),
+        "NR_SUBFLOW_ID": str(node.spec.z if subflow else ""),
+        "NR_SUBFLOW_NAME": str(subflow.get("name") or "") if subflow else "",
+    }
+    return values.get(name)
