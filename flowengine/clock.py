@@ -16,8 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-#: Turns of the event loop a fake clock allows for the consequences of one timer, at most.
-SETTLE_SPINS_MAX = 10_000
+#: Turns of the event loop a fake clock gives the consequences of one timer before it also waits in real time.
+SETTLE_SPINS = 200
+#: Real seconds a fake clock waits at most for work in threads or processes a timer started (a state write,
+#: a worker evaluating user code) before it moves on.
+SETTLE_REAL_SECONDS = 10.0
 #: Consecutive idle turns after which the consequences count as settled.
 SETTLE_QUIET_SPINS = 3
 
@@ -152,13 +155,17 @@ class FakeClock:
             await self.settle()
 
     async def settle(self) -> None:
-        """Let the event loop run until ``idle`` holds for a few turns (bounded)."""
-        quiet = 0
-        for _ in range(SETTLE_SPINS_MAX):
-            await asyncio.sleep(0)
+        """Let the event loop run until ``idle`` holds for a few turns.
+
+        Work handed to threads or processes (which fake time cannot speed up) is waited
+        for in real time, up to :data:`SETTLE_REAL_SECONDS`.
+        """
+        quiet, spins = 0, 0
+        deadline = time.monotonic() + SETTLE_REAL_SECONDS
+        while quiet < SETTLE_QUIET_SPINS and time.monotonic() < deadline:
+            spins += 1
+            await asyncio.sleep(0 if spins < SETTLE_SPINS else 0.001)
             quiet = quiet + 1 if self.idle() else 0
-            if quiet >= SETTLE_QUIET_SPINS:
-                return
 
     def _fire(self, timer: FakeTimer) -> None:
         if not timer.cancelled:

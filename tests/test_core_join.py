@@ -112,9 +112,24 @@ def test_whole_messages(fake: FlowHarness) -> None:
     assert [[(m["topic"], m["payload"]) for m in p] for p in payloads(fake)] == [[("x", 1), ("y", 2)]]
 
 
-def test_reduce_mode_needs_jsonata(harness: FlowHarness) -> None:
+def test_reduce_folds_a_sequence_and_fixes_up_the_result(harness: FlowHarness) -> None:
+    harness.deploy(
+        flow(mode="reduce", reduceExp="$A + payload", reduceInit="0", reduceInitType="num", reduceFixup="$A / $N")
+    )
+    for index, value in ((2, 30), (0, 10), (1, 20)):  # out of order: folded by parts.index
+        harness.inject("j", payload=value, parts={"id": "s1", "index": index, "count": 3})
+    assert harness.one("out")["payload"] == 20
+
+
+def test_reduce_right_folds_from_the_last_message(harness: FlowHarness) -> None:
+    harness.deploy(flow(mode="reduce", reduceExp="$A & payload", reduceInit="", reduceInitType="str", reduceRight=True))
+    for index, value in enumerate("abc"):
+        harness.inject("j", payload=value, parts={"id": "s2", "index": index, "count": 3})
+    assert harness.one("out")["payload"] == "cba"
+
+
+def test_a_reduce_expression_that_cannot_parse_names_its_field(harness: FlowHarness) -> None:
     with pytest.raises(FlowConfigError) as info:
-        harness.deploy(flow(mode="reduce", reduceExp="$A+payload"))
+        harness.deploy(flow(mode="reduce", reduceExp="$A +", reduceInit="0", reduceInitType="num"))
     problem = info.value.problems[0]
-    assert (problem.node_id, problem.field) == ("j", "mode")
-    assert "reduce mode needs JSONata (not yet supported)" in problem.message
+    assert problem.node_id == "j" and "reduceExp" in problem.message

@@ -45,10 +45,25 @@ def test_messages_outside_a_sequence_are_dropped(fake: FlowHarness) -> None:
     assert fake.taken("out") == []
 
 
+def test_an_array_sorts_by_a_jsonata_key_of_each_item(harness: FlowHarness) -> None:
+    harness.deploy(flow(targetType="msg", msgKeyType="jsonata", msgKey="temp", order="descending"))
+    harness.inject("s", payload=[{"id": "a", "temp": 3}, {"id": "b", "temp": 9}, {"id": "c", "temp": 5}])
+    assert [item["id"] for item in harness.one("out")["payload"]] == ["b", "c", "a"]
+
+
+def test_a_sequence_sorts_by_a_jsonata_key_of_each_message(harness: FlowHarness) -> None:
+    harness.deploy(flow(targetType="seq", seqKeyType="jsonata", seqKey="$length(payload)"))
+    for index, text in enumerate(["ccc", "a", "bb"]):
+        harness.inject("s", payload=text, parts={"id": "q", "index": index, "count": 3})
+    out = harness.received("out", 3)
+    assert [(m["payload"], m["parts"]["index"]) for m in out] == [("a", 0), ("bb", 1), ("ccc", 2)]
+
+
 @pytest.mark.parametrize(
-    "props", [{"targetType": "msg", "msgKeyType": "jsonata"}, {"targetType": "seq", "seqKeyType": "jsonata"}]
+    "props",
+    [{"msgKeyType": "jsonata", "msgKey": "temp +"}, {"targetType": "seq", "seqKeyType": "jsonata", "seqKey": "(("}],
 )
-def test_jsonata_keys_are_config_errors(harness: FlowHarness, props: dict[str, Any]) -> None:
+def test_a_jsonata_key_that_cannot_parse_names_its_field(harness: FlowHarness, props: dict[str, Any]) -> None:
     with pytest.raises(FlowConfigError) as info:
         harness.deploy(flow(**props))
-    assert "needs JSONata (not yet supported)" in info.value.problems[0].message
+    assert ("msgKey" if "msgKey" in props else "seqKey") in info.value.problems[0].message

@@ -7,23 +7,26 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from flowengine.clock import Timer
-from flowengine.errors import NodeError
+from flowengine.errors import ExpressionError, NodeError
 from flowengine.message import Msg, clone, get_path, has_path, set_path
 from flowengine.node import Node, NodeConfig
+from nodes.core import usercode
+from nodes.core.join_reduce import Reducer
+from nodes.core.jsonata import compile_jsonata
 from nodes.core.jsvalue import js_num, js_string
 from nodes.core.split import unescape
 
-REDUCE_UNSUPPORTED = "reduce mode needs JSONata (not yet supported)"
+REDUCE_INIT_TYPES = frozenset({"num", "str", "bool", "json", "jsonata", "flow", "global", "env", "date"})
 
 
 class JoinConfig(NodeConfig):
     mode: Literal["auto", "custom", "reduce"] = Field(
         default="auto",
         description='"auto": rebuild what a split node split (from `msg.parts`); "custom": build from '
-        '`count`, `timeout` or `msg.complete`. "reduce" needs JSONata and is not supported yet.',
+        '`count`, `timeout` or `msg.complete`; "reduce": fold a sequence with the JSONata `reduceExp`.',
     )
     build: Literal["string", "array", "object", "buffer", "merged"] = Field(
         default="array",
@@ -50,11 +53,17 @@ class JoinConfig(NodeConfig):
         default="",
         description='custom: send after this many messages; "" uses `msg.parts.count` (and `parts.id`) when present.',
     )
-    reduceRight: Any = Field(default=False, description="reduce mode only (not supported).")
-    reduceExp: Any = Field(default=None, description="reduce mode only (not supported).")
-    reduceInit: Any = Field(default=None, description="reduce mode only (not supported).")
-    reduceInitType: Any = Field(default=None, description="reduce mode only (not supported).")
-    reduceFixup: Any = Field(default=None, description="reduce mode only (not supported).")
+    reduceRight: Any = Field(default=False, description="reduce: fold from the last message to the first.")
+    reduceExp: Any = Field(
+        default=None, description="reduce: JSONata run per message, with `$A` (so far), `$I` (index), `$N` (count)."
+    )
+    reduceInit: Any = Field(default=None, description="reduce: the starting value of `$A`.")
+    reduceInitType: Any = Field(
+        default=None, description="reduce: the type of `reduceInit` (num, str, json, jsonata...)."
+    )
+    reduceFixup: Any = Field(
+        default=None, description="reduce: JSONata turning the final `$A` (and `$N`) into the result."
+    )
 
     _mode = field_validator("mode", mode="before")(lambda v: v or "auto")
     _build = field_validator("build", mode="before")(lambda v: v or "array")
@@ -65,12 +74,24 @@ class JoinConfig(NodeConfig):
     _timeout = field_validator("timeout", mode="before")(lambda v: 0 if v in ("", None) else v)
     _useparts = field_validator("useparts", mode="before")(lambda v: True if v is None else bool(v))
 
-    @field_validator("mode")
-    @classmethod
-    def _no_reduce(cls, value: str) -> str:
-        if value == "reduce":
-            raise ValueError(REDUCE_UNSUPPORTED)
-        return value
+    @model_validator(mode="after")
+    def _reduce_expressions(self) -> JoinConfig:
+        """A reduce expression that cannot parse is a problem at load, naming its field."""
+        if self.mode != "reduce":
+            return self
+        for name in ("reduceExp", "reduceFixup", *(("reduceInit",) if self.reduceInitType == "jsonata" else ())):
+            value = getattr(self, name)
+            if name != "reduceExp" and value in ("", None):
+                continue
+            try:
+                compile_jsonata(str(value or ""))
+            except ExpressionError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        if (self.reduceInitType or "num") not in REDUCE_INIT_TYPES:
+            raise ValueError(
+                f"reduceInitType: {self.reduceInitType!r} is not one of {', '.join(sorted(REDUCE_INIT_TYPES))}"
+            )
+        return self
 
     @field_validator("count")
     @classmethod
@@ -127,9 +148,12 @@ class JoinNode(Node[JoinConfig]):
         self.count = int(js_num(cfg.count) or 0) if cfg.count not in ("", None) else 0
         self.property = "payload" if cfg.propertyType == "full" else cfg.property
         self.joiner: Any = unescape(str(cfg.joiner or "")) if cfg.joinerType == "str" else bytes(_bin(cfg.joiner))
+        self.reducer = Reducer(self) if cfg.mode == "reduce" else None
 
-    def on_input(self, msg: Msg) -> None:
+    def on_input(self, msg: Msg) -> Any:
         cfg = self.config
+        if self.reducer is not None:
+            return self.reducer.add(msg)
         if cfg.mode == "auto" and not (isinstance(msg.get("parts"), dict) and "id" in msg["parts"]):
             if "reset" in msg:
                 self._drop_all()
@@ -314,8 +338,13 @@ class JoinNode(Node[JoinConfig]):
         for group_id in list(self.groups):
             self._drop(group_id)
 
+    async def on_start(self) -> None:
+        if self.reducer is not None and self.reducer.needs_worker:
+            usercode.attach(self)
+
     async def on_close(self) -> None:
         self._drop_all()
+        await usercode.detach(self)
 
 
 def _bin(value: Any) -> list[int]:
