@@ -176,7 +176,19 @@ def flowengine_process(port: int, workdir: Path, fast_path: bool = True) -> Iter
     flows = workdir / "fe-flows"
     flows.mkdir()
     shutil.copy(FLOW, flows / FLOW.name)
-    cmd = [sys.executable, "-m", "flowengine", "run", "--no-default-flow", "--flows", str(flows)]
+    config = workdir / "device.toml"
+    config.write_text('[flows]\nenv = ["MQTT_PORT"]\n')  # the relay flow names its broker port as ${MQTT_PORT}
+    cmd = [
+        sys.executable,
+        "-m",
+        "flowengine",
+        "run",
+        "--config",
+        str(config),
+        "--no-default-flow",
+        "--flows",
+        str(flows),
+    ]
     if os.environ.get("BENCH_PROFILE"):  # write a cProfile of the flowengine process to this file
         cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
     cmd += ["--broker", f"127.0.0.1:{port}", "--state-dir", str(workdir / "fe-state"), "--log-level", "warning"]

@@ -83,3 +83,44 @@ def test_the_user_guide_config_example_loads_with_defaults(tmp_path: Path) -> No
     assert config.flows == defaults.flows
     sources = config.section("sources", SourcesSection).root
     assert set(sources) == {"gnss", "obd", "io", "motion", "modem1", "sysinfo", "1-wire", "vehicle"}
+
+
+@pytest.mark.parametrize(
+    ("client_id", "problem"),
+    [
+        ("DEV\x7f", "control character U+007F"),
+        ("DEV\u0085", "control character U+0085"),
+        ("DEV\uffff", "non-character U+FFFF"),
+        ("DEV\ufdd0", "non-character U+FDD0"),
+        ("DEV\ud800", "lone surrogate"),
+        ("a/b", "'/'"),
+        ("x" * 129, "1..128 bytes"),
+    ],
+)
+def test_client_ids_a_broker_would_refuse_are_refused_at_start(client_id: str, problem: str) -> None:
+    with pytest.raises(FlowConfigError) as info:
+        load_device_config(None, {"mqtt.client_id": client_id})
+    assert "mqtt.client_id" in str(info.value) and problem in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "problem"), [("fleet\x00a", "control character U+0000"), ("p" * 70_000, "at most 1024 bytes")]
+)
+def test_topic_prefixes_a_broker_would_refuse_are_refused_at_start(prefix: str, problem: str) -> None:
+    with pytest.raises(FlowConfigError) as info:
+        load_device_config(None, {"mqtt.topic_prefix": prefix})
+    assert "mqtt.topic_prefix" in str(info.value) and problem in str(info.value)
+
+
+def test_a_mistyped_section_is_an_error_naming_the_known_ones(tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text("[flexpai]\ninclude_invalid = true\n")
+    with pytest.raises(FlowConfigError, match=r"flexpai: unknown section \(known: .*flexapi"):
+        load_device_config(conf)
+
+
+def test_offline_settings_moved_to_mqtt_say_so(tmp_path: Path) -> None:
+    conf = tmp_path / "device.toml"
+    conf.write_text("[flexapi]\noffline_store = true\n")
+    with pytest.raises(FlowConfigError, match=r"offline_store: moved to the \[mqtt\] section"):
+        load_device_config(conf)
