@@ -10,6 +10,7 @@ import pytest
 from flowengine.config import DeviceConfig
 from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness
+from nodes.sources.sysinfo import facts
 from nodes.sources.sysinfo.facts import mac_address, timezone
 from nodes.sources.sysinfo.node import SysinfoSettings, SysinfoSource, read_sysinfo
 
@@ -91,3 +92,15 @@ def test_unknown_setting_names_the_field(caplog: pytest.LogCaptureFixture) -> No
     with pytest.raises(FlowConfigError, match=r"sources.sysinfo: node sys: modelname"):
         h.deploy([{"id": "sys", "type": "sysinfo source", "wires": []}])
     h.close()
+
+
+def test_a_machine_id_serial_is_a_keyed_hash_never_the_id_itself(tmp_path: Path) -> None:
+    machine_id = "0123456789abcdef0123456789abcdef"
+    (tmp_path / "machine-id").write_text(machine_id + "\n")
+    serial = facts.serial_number([tmp_path / "missing", tmp_path / "machine-id"])
+    assert serial is not None and len(serial) == 16 and machine_id[:8].upper() not in serial
+    assert serial == facts.serial_number([tmp_path / "machine-id"])  # stable
+    (tmp_path / "machine-id").write_text("fedcba9876543210fedcba9876543210\n")
+    assert facts.serial_number([tmp_path / "machine-id"]) != serial
+    (tmp_path / "serial-number").write_text("VG7102019052101")
+    assert facts.serial_number([tmp_path / "serial-number"]) == "VG7102019052101"  # a real serial is kept
