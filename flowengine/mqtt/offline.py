@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowengine.errors import LinkError
+from flowengine.logthrottle import LogThrottle
 from flowengine.mqtt.offline_store import Entry, OfflineStore, Replayer
 from flowengine.mqtt.outbox import Outgoing
 
@@ -126,6 +127,7 @@ class DurableSpool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = self._closed = False
         self._lost = 0
+        self._log = LogThrottle(log)  # a full disk fails every write: one line a minute says how many
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -219,7 +221,7 @@ class DurableSpool:
 
     def _lose(self, items: list[Outgoing], error: BaseException | None) -> None:
         self._lost += len(items)
-        log.error("offline store could not keep %d message(s): %s", len(items), error)
+        self._log.error("lost", "offline store could not keep %d message(s): %s", len(items), error)
         for item in items:
             _fail(item.future, LinkError(f"message on {item.topic} not stored: {error}"))
 
