@@ -136,6 +136,8 @@ class ChangeNode(Node[ChangeConfig]):
             for rule in self.config.rules
             if rule.t in ("set", "change") and rule.tot in CONSTANT_TYPES
         }
+        #: JSONata `to` values by rule identity, read once: a pydantic private attribute costs a call per access.
+        self._expressions = {id(rule): rule._jsonata for rule in self.config.rules if rule._jsonata is not None}
 
     def on_input(self, msg: Msg) -> Awaitable[None] | None:
         if self._uses_jsonata:
@@ -147,10 +149,10 @@ class ChangeNode(Node[ChangeConfig]):
 
     @property
     def _uses_jsonata(self) -> bool:
-        return any(rule._jsonata is not None for rule in self.config.rules)
+        return bool(self._expressions)
 
     async def on_start(self) -> None:
-        if any(rule._jsonata is not None and not rule._jsonata.in_process for rule in self.config.rules):
+        if any(not expression.in_process for expression in self._expressions.values()):
             usercode.attach(self)
 
     async def on_close(self) -> None:
@@ -160,8 +162,9 @@ class ChangeNode(Node[ChangeConfig]):
         """Rules in order; a JSONata value is computed just before its rule, seeing the rules before it."""
         try:
             for rule in self.config.rules:
-                if rule._jsonata is not None:
-                    defined, value = await rule._jsonata.evaluate_defined(self, msg)
+                expression = self._expressions.get(id(rule))
+                if expression is not None:
+                    defined, value = await expression.evaluate_defined(self, msg)
                     self.apply(rule, msg, value if defined else _MISSING)
                 else:
                     self.apply(rule, msg)
@@ -179,7 +182,7 @@ class ChangeNode(Node[ChangeConfig]):
         elif rule.t == "delete":
             self._delete(rule.pt, rule.p, msg)
         elif rule.t == "set":
-            self._put(rule.pt, rule.p, computed if rule._jsonata else self._to_value(rule, msg), msg)
+            self._put(rule.pt, rule.p, computed if id(rule) in self._expressions else self._to_value(rule, msg), msg)
         else:
             current = self._get(rule.pt, rule.p, msg)
             changed = self._changed(rule, current, msg, computed)
@@ -198,7 +201,7 @@ class ChangeNode(Node[ChangeConfig]):
     def _changed(self, rule: ChangeRule, current: Any, msg: Msg, computed: Any = None) -> Any:
         """The new value of ``current`` under a change rule; ``current`` itself when unchanged."""
         kind, wanted = self._from(rule, msg)
-        value = computed if rule._jsonata else self._to_value(rule, msg)
+        value = computed if id(rule) in self._expressions else self._to_value(rule, msg)
         value = None if value is _MISSING else value
         if isinstance(current, str):
             if kind in ("str", "num", "bool") and current == js_str(wanted):
