@@ -20,6 +20,8 @@ _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: generates nodes) can tap or join a node defined in another file without editing that file.
 WIRED_FROM = "wiredFrom"
 _ENGINE_KEYS = frozenset({"id", "type", "name", "z", "d", "x", "y", "g", "w", "h", "wires", WIRED_FROM})
+#: What Node-RED's editor stores on any node (notes, label display, icons, port labels): no behaviour.
+EDITOR_PROPERTIES = frozenset({"info", "l", "icon", "inputLabels", "outputLabels", "color", "paletteLabel"})
 
 
 @dataclass(frozen=True)

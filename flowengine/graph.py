@@ -7,6 +7,7 @@ and raised together in one :class:`FlowConfigError`.
 
 from __future__ import annotations
 
+import difflib
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from flowengine.compat import unknown_type_hint
 from flowengine.errors import FlowConfigError, Problem
-from flowengine.flowfile import FlowSet, NodeSpec
+from flowengine.flowfile import EDITOR_PROPERTIES, FlowSet, NodeSpec
 from flowengine.node import Node, NodeConfig, NodeRef
 from flowengine.registry import NodeTypeRegistry, UnknownNodeType
 
@@ -77,6 +78,7 @@ def _configure(graph: Graph, spec: NodeSpec, registry: NodeTypeRegistry) -> Iter
     except ImportError as exc:
         yield Problem(spec.file, spec.id, "type", f"node type {spec.type!r} cannot be loaded: {exc}")
         return
+    yield from _unknown_properties(spec, cls)
     try:
         graph.configs[spec.id] = cls.Config.model_validate(spec.properties)
         graph.classes[spec.id] = cls
@@ -84,6 +86,19 @@ def _configure(graph: Graph, spec: NodeSpec, registry: NodeTypeRegistry) -> Iter
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or None
             yield Problem(spec.file, spec.id, where, err["msg"])
+
+
+def _unknown_properties(spec: NodeSpec, cls: type[Node[Any]]) -> Iterator[Problem]:
+    """A property the node type does not know is a problem (a typo like ``repaet`` must not pass silently)."""
+    if cls.Config.model_config.get("extra") == "allow":
+        return
+    known = {name for field_name, info in cls.Config.model_fields.items() for name in (field_name, info.alias) if name}
+    for key in spec.properties:
+        if key in known or key in EDITOR_PROPERTIES:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.7)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        yield Problem(spec.file, spec.id, key, f"unknown property of a {spec.type!r} node{hint}")
 
 
 def _check_wires(graph: Graph, spec: NodeSpec) -> Iterator[Problem]:

@@ -20,6 +20,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ConfigDict
+
 from flowengine.clock import Clock, FakeClock
 from flowengine.config import DeviceConfig
 from flowengine.flowfile import FlowSet, load_flows
@@ -39,8 +41,16 @@ class HelperSinks(dict[str, "queue.Queue[Msg]"]):
         return self.setdefault(sink_id, queue.Queue())
 
 
-class HelperNode(Node[NodeConfig]):
+class HelperConfig(NodeConfig):
+    """A helper stands in for any node in a test flow: it takes whatever properties that node had."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class HelperNode(Node[HelperConfig]):
     """A sink that records every message it receives, for assertions."""
+
+    Config = HelperConfig
 
     def on_input(self, msg: Msg) -> None:
         self.runtime.services.shared(HelperSinks, HelperSinks).of(self.id).put(msg)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -29,6 +29,10 @@ class DebugConfig(NodeConfig):
         default="auto", description='Status content: "auto" (the logged value), "counter" or "msg".'
     )
     statusVal: str = Field(default="", description='Property path shown in the status when `statusType` is "msg".')
+    targetType: Literal["msg", "full"] = Field(
+        default="msg",
+        description='What `complete` names: "msg" a property, "full" the whole message (the editor sets it).',
+    )
 
     @field_validator("complete", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -55,6 +55,14 @@ class MqttBrokerConfig(NodeConfig):
     willQos: int = Field(default=0, ge=0, le=2, description="QoS of the will message.")
     willRetain: Any = Field(default=False, description="Retain the will message.")
     willMsg: dict[str, Any] = Field(default_factory=dict, description="MQTT 5 properties (ignored with 3.1.1).")
+    autoConnect: Literal[True] = Field(
+        default=True, description="Connect at deploy. Node-RED's connect-on-demand (false) is not supported."
+    )
+    autoUnsubscribe: bool = Field(
+        default=True, description="Unsubscribe when a node stops using a topic (always done)."
+    )
+    sessionExpiry: Any = Field(default="", description="MQTT 5 session expiry; without effect on MQTT 3.1.1.")
+    userProps: Any = Field(default="", description="MQTT 5 user properties; without effect on MQTT 3.1.1.")
 
     _lwt_qos = field_validator("birthQos", "closeQos", "willQos", mode="before")(lambda v: 0 if v in ("", None) else v)
     _lwt_msg = field_validator("birthMsg", "closeMsg", "willMsg", mode="before")(lambda v: v or {})

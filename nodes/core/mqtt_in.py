@@ -32,6 +32,13 @@ class MqttInConfig(NodeConfig):
     broker: Annotated[str, NodeRef("mqtt-broker")] = Field(
         default="", description="mqtt-broker node id; empty uses the device's own connection."
     )
+    inputs: Literal[0] = Field(
+        default=0, description="0: the topic is fixed. Node-RED's dynamic subscriptions (1) are not supported."
+    )
+    _inputs = field_validator("inputs", mode="before")(lambda v: 0 if v in ("", None, "0") else v)
+    nl: bool = Field(default=False, description="MQTT 5 'no local'; without effect on MQTT 3.1.1, the protocol here.")
+    rap: bool = Field(default=True, description="MQTT 5 'retain as published'; without effect on MQTT 3.1.1.")
+    rh: int | str = Field(default=0, description="MQTT 5 retain handling; without effect on MQTT 3.1.1.")
 
     @field_validator("topic")
     @classmethod

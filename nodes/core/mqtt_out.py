@@ -24,6 +24,13 @@ class MqttOutConfig(NodeConfig):
     broker: Annotated[str, NodeRef("mqtt-broker")] = Field(
         default="", description="mqtt-broker node id; empty uses the device's own connection."
     )
+    respTopic: str = Field(
+        default="", description="MQTT 5 response topic; without effect on MQTT 3.1.1, the protocol here."
+    )
+    correl: str = Field(default="", description="MQTT 5 correlation data; without effect on MQTT 3.1.1.")
+    contentType: str = Field(default="", description="MQTT 5 content type; without effect on MQTT 3.1.1.")
+    expiry: str | int = Field(default="", description="MQTT 5 message expiry; without effect on MQTT 3.1.1.")
+    userProps: Any = Field(default="", description="MQTT 5 user properties; without effect on MQTT 3.1.1.")
 
     @field_validator("qos", "retain", mode="before")
     @classmethod

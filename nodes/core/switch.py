@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
@@ -151,6 +151,9 @@ class SwitchConfig(NodeConfig):
         description="The rules; output n carries the messages rule n matched. Each has `t` (eq, neq, lt, lte, "
         "gt, gte, btwn, cont, regex, true, false, null, nnull, empty, nempty, istype, hask, else), `v` and `vt` "
         "(str, num, bool, json, msg, flow, global, env, prev), for btwn `v2` and `v2t`, for regex `case`.",
+    )
+    repair: Literal[False] = Field(
+        default=False, description="Rebuilding message sequences (`msg.parts`) after routing is not supported."
     )
     checkall: bool = Field(
         default=True,
