@@ -104,7 +104,9 @@ def test_describe_and_dot(tmp_path: Path, registry: NodeTypeRegistry) -> None:
 
 
 def test_an_unknown_property_is_a_problem_with_a_suggestion(tmp_path: Path, registry: NodeTypeRegistry) -> None:
-    f = write(tmp_path / "f.json", [{"id": "i", "type": "inject", "repaet": "5", "notes": "x", "info": "ok", "wires": []}])
+    f = write(
+        tmp_path / "f.json", [{"id": "i", "type": "inject", "repaet": "5", "notes": "x", "info": "ok", "wires": []}]
+    )
     found = problems_of([f], registry)
     assert f"{f}: node i: repaet: unknown property of a 'inject' node; did you mean 'repeat'?" in found
     assert f"{f}: node i: notes: unknown property of a 'inject' node" in found
