@@ -22,9 +22,6 @@ class Problem:
     field: str | None
     message: str
 
-    def sort_key(self) -> tuple[str, str, str, str]:
-        return (self.file, self.node_id or "", self.field or "", self.message)
-
     def __str__(self) -> str:
         where = self.file
         if self.node_id:
@@ -40,7 +37,7 @@ class FlowConfigError(FlowError, ValueError):
     def __init__(self, problems: list[Problem] | str) -> None:
         if isinstance(problems, str):
             problems = [Problem("<config>", None, None, problems)]
-        self.problems = sorted(problems, key=Problem.sort_key)
+        self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{len(self.problems)} problem(s):\n{lines}")
 

@@ -64,8 +64,16 @@ def build_graph(flows: FlowSet, registry: NodeTypeRegistry, device: Any = None) 
             if device is not None and not flows.is_disabled(spec):
                 problems.extend(graph.classes[spec.id].check_device(device, graph.configs[spec.id], spec.id))
     if problems:
-        raise FlowConfigError(problems)
+        raise FlowConfigError(in_flow_order(problems, flows))
     return graph
+
+
+def in_flow_order(problems: list[Problem], flows: FlowSet) -> list[Problem]:
+    """Problems by file (in load order), then by where their node stands in its file."""
+    files = {name: n for n, name in enumerate(flows.files)}
+    nodes = {node_id: n for n, node_id in enumerate(flows.nodes)}
+    last = len(nodes)
+    return sorted(problems, key=lambda p: (files.get(p.file, len(files)), p.file, nodes.get(p.node_id or "", last)))
 
 
 def _configure(graph: Graph, spec: NodeSpec, registry: NodeTypeRegistry) -> Iterator[Problem]:

@@ -111,3 +111,16 @@ def test_an_unknown_property_is_a_problem_with_a_suggestion(tmp_path: Path, regi
     assert f"{f}: node i: repaet: unknown property of a 'inject' node; did you mean 'repeat'?" in found
     assert f"{f}: node i: notes: unknown property of a 'inject' node" in found
     assert not any(": info:" in p for p in found)  # editor notes are no behaviour
+
+
+def test_problems_come_by_file_then_in_the_order_of_the_flow(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+    a = write(
+        tmp_path / "a.json",
+        [
+            {"id": "zz", "type": "inject", "repeat": "often", "wires": []},
+            {"id": "aa", "type": "mystery", "wires": []},
+        ],
+    )
+    b = write(tmp_path / "b.json", [{"id": "mm", "type": "inject", "repaet": "1", "wires": []}])
+    found = problems_of([a, b], registry)
+    assert [p.split(": ")[1] for p in found] == ["node zz", "node aa", "node mm"]
