@@ -201,7 +201,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_graph(args: argparse.Namespace) -> int:
     from flowengine.agent import generated_nodes
     from flowengine.flowfile import flows_from_objects, load_flows
-    from flowengine.graph import build_graph, describe, to_dot
+    from flowengine.graph import build_graph
+    from flowengine.picture import describe, to_dot
     from flowengine.registry import NodeTypeRegistry
 
     flows = load_flows(args.paths)

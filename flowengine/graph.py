@@ -2,7 +2,9 @@
 
 Every problem is collected (unknown type, duplicate id, bad config field, wire
 to a missing node, output port out of range, missing config-node reference)
-and raised together in one :class:`FlowConfigError`.
+and raised together in one :class:`FlowConfigError`. The wiring is kept in plain
+dicts: a deploy needs nothing more, and the agent does not pay for networkx,
+which :meth:`Wiring.to_networkx` hands to the ``graph`` command and to tests.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 from pydantic import ValidationError
 
 from flowengine.compat import unknown_type_hint
@@ -23,14 +24,60 @@ from flowengine.node import Node, NodeConfig, NodeRef
 from flowengine.registry import NodeTypeRegistry, UnknownNodeType
 
 
+@dataclass(frozen=True)
+class Edge:
+    """A wire (``kind`` "wire", from output ``port``) or a reference one node makes to another ("ref")."""
+
+    source: str
+    target: str
+    kind: str
+    port: int | None = None
+
+
+class Wiring:
+    """Nodes (with their type, name, file and flow) and the edges between them."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self._out: dict[str, list[Edge]] = {}
+        self._in: dict[str, list[Edge]] = {}
+
+    def add_node(self, node_id: str, **attrs: Any) -> None:
+        self.nodes[node_id] = attrs
+
+    def add_edge(self, edge: Edge) -> None:
+        self._out.setdefault(edge.source, []).append(edge)
+        self._in.setdefault(edge.target, []).append(edge)
+
+    def edges(self) -> list[Edge]:
+        return [edge for edges in self._out.values() for edge in edges]
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return list(self._out.get(node_id, ()))
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        return list(self._in.get(node_id, ()))
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.MultiDiGraph`` of the same nodes and edges (for drawing and path checks)."""
+        import networkx as nx
+
+        graph = nx.MultiDiGraph()
+        for node_id, attrs in self.nodes.items():
+            graph.add_node(node_id, **attrs)
+        for edge in self.edges():
+            graph.add_edge(edge.source, edge.target, kind=edge.kind, port=edge.port)
+        return graph
+
+
 @dataclass
 class Graph:
-    """A validated flow set: node configs, classes and the wiring as a networkx graph."""
+    """A validated flow set: node configs, classes and the wiring."""
 
     flows: FlowSet
     configs: dict[str, NodeConfig] = field(default_factory=dict)
     classes: dict[str, type[Node[Any]]] = field(default_factory=dict)
-    wiring: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    wiring: Wiring = field(default_factory=Wiring)
 
     @property
     def specs(self) -> dict[str, NodeSpec]:
@@ -43,7 +90,7 @@ class Graph:
 
     def dependents(self, node_id: str) -> set[str]:
         """Nodes that reference ``node_id`` as a config node (they restart with it)."""
-        return {u for u, _, d in self.wiring.in_edges(node_id, data=True) if d.get("kind") == "ref"}
+        return {edge.source for edge in self.wiring.in_edges(node_id) if edge.kind == "ref"}
 
 
 def build_graph(flows: FlowSet, registry: NodeTypeRegistry, device: Any = None) -> Graph:
@@ -121,7 +168,7 @@ def _check_wires(graph: Graph, spec: NodeSpec) -> Iterator[Problem]:
             elif target in graph.classes and not graph.classes[target].accepts_input:
                 yield Problem(spec.file, spec.id, f"wires[{port}]", f"wired to {target!r}, which takes no input")
             else:
-                graph.wiring.add_edge(spec.id, target, port=port, kind="wire")
+                graph.wiring.add_edge(Edge(spec.id, target, "wire", port))
 
 
 def _check_refs(graph: Graph, spec: NodeSpec) -> Iterator[Problem]:
@@ -142,7 +189,7 @@ def _check_refs(graph: Graph, spec: NodeSpec) -> Iterator[Problem]:
                     f"refers to {target!r} of type {other.type!r}, expected {' or '.join(ref.types)}",
                 )
             else:
-                graph.wiring.add_edge(spec.id, target, kind="ref")
+                graph.wiring.add_edge(Edge(spec.id, target, "ref"))
 
 
 def node_refs(config_cls: type[NodeConfig]) -> dict[str, NodeRef]:
@@ -153,39 +200,3 @@ def node_refs(config_cls: type[NodeConfig]) -> dict[str, NodeRef]:
             if isinstance(meta, NodeRef):
                 refs[name] = meta
     return refs
-
-
-def describe(graph: Graph) -> typing.Iterator[str]:
-    """Text picture of the wiring: one line per node and per wire."""
-    for node_id, data in sorted(graph.wiring.nodes(data=True), key=lambda n: (n[1]["file"], n[0])):
-        label = f"{data['type']} {node_id}" + (f" ({data['name']})" if data["name"] else "")
-        yield label
-        for _, target, edge in sorted(
-            graph.wiring.out_edges(node_id, data=True), key=lambda e: (e[2].get("port", -1), e[1])
-        ):
-            arrow = f"  [{edge['port']}] -> " if edge["kind"] == "wire" else "  uses "
-            yield arrow + f"{graph.wiring.nodes[target]['type']} {target}"
-
-
-def to_dot(graph: Graph) -> str:
-    """Graphviz DOT of the wiring, one cluster per flow file; config references dashed."""
-    lines = ["digraph flows {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
-    by_file: dict[str, list[str]] = {}
-    for node_id, data in graph.wiring.nodes(data=True):
-        by_file.setdefault(data["file"], []).append(node_id)
-    for index, (file, ids) in enumerate(sorted(by_file.items())):
-        lines.append(f"  subgraph cluster_{index} {{\n    label={_quote(file)};")
-        for node_id in sorted(ids):
-            data = graph.wiring.nodes[node_id]
-            label = data["type"] + (f"\\n{data['name']}" if data["name"] else "")
-            lines.append(f"    {_quote(node_id)} [label={_quote(label)}];")
-        lines.append("  }")
-    for source, target, edge in sorted(graph.wiring.edges(data=True), key=lambda e: (e[0], e[1])):
-        style = f' [label="{edge["port"]}"]' if edge["kind"] == "wire" else " [style=dashed]"
-        lines.append(f"  {_quote(source)} -> {_quote(target)}{style};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\\\\n", "\\n") + '"'

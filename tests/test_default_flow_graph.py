@@ -25,7 +25,7 @@ def graph() -> Graph:
 
 def wires_only(graph: Graph) -> nx.DiGraph:
     """The wiring along which messages travel (references left out)."""
-    return nx.DiGraph((u, v) for u, v, d in graph.wiring.edges(data=True) if d["kind"] == "wire")
+    return nx.DiGraph((e.source, e.target) for e in graph.wiring.edges() if e.kind == "wire")
 
 
 def reserved_groups(graph: Graph) -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_every_request_reaches_exactly_the_handler_its_route_names(graph: Graph)
 
 
 def test_references_are_edges_of_the_graph(graph: Graph) -> None:
-    refs = {(u, v) for u, v, d in graph.wiring.edges(data=True) if d["kind"] == "ref"}
+    refs = {(e.source, e.target) for e in graph.wiring.edges() if e.kind == "ref"}
     assert ("flexapi-io-control", "source-io") in refs
 
 

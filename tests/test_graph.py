@@ -9,7 +9,8 @@ import pytest
 
 from flowengine.errors import FlowConfigError
 from flowengine.flowfile import load_flows
-from flowengine.graph import build_graph, describe, to_dot
+from flowengine.graph import build_graph
+from flowengine.picture import describe, to_dot
 from flowengine.registry import NodeTypeRegistry
 from flowengine.testing import HelperNode
 
@@ -90,17 +91,51 @@ def test_layout_objects_do_not_run(tmp_path: Path, registry: NodeTypeRegistry) -
     assert list(graph.specs) == ["h"]
 
 
-def test_describe_and_dot(tmp_path: Path, registry: NodeTypeRegistry) -> None:
+def test_the_text_picture_follows_flows_and_wiring_with_names(tmp_path: Path, registry: NodeTypeRegistry) -> None:
     f = write(
         tmp_path / "f.json",
-        [{"id": "i", "type": "inject", "name": "tick", "wires": [["h"]]}, {"id": "h", "type": "helper", "wires": []}],
+        [
+            {"id": "t2", "type": "tab", "label": "Alarms"},
+            {"id": "t1", "type": "tab", "label": "Readings"},
+            {"id": "sink", "type": "helper", "z": "t1", "wires": []},
+            {"id": "check", "type": "switch", "z": "t1", "name": "hot?", "rules": [{"t": "gt", "v": "30", "vt": "num"},
+             {"t": "else"}], "outputs": 2, "wires": [["sink"], []]},
+            {"id": "tick", "type": "inject", "z": "t1", "name": "every 5 s", "repeat": "5", "wires": [["check"]]},
+            {"id": "alarm", "type": "helper", "z": "t2", "wires": []},
+        ],
+    )  # fmt: skip
+    text = "\n".join(describe(build_graph(load_flows([f]), registry)))
+    assert text == "\n".join(
+        [
+            f"flow Alarms [t2] in {f}",
+            "  helper [alarm]",
+            f"flow Readings [t1] in {f}",
+            '  inject "every 5 s" [tick]',
+            '      -> switch "hot?" [check]',
+            '  switch "hot?" [check]',
+            "      [0] -> helper [sink]",
+            "  helper [sink]",
+        ]
     )
-    graph = build_graph(load_flows([f]), registry)
-    text = "\n".join(describe(graph))
-    assert "inject i (tick)\n  [0] -> helper h" in text
-    dot = to_dot(graph)
-    assert '"i" -> "h" [label="0"];' in dot
-    assert dot.startswith("digraph flows {")
+
+
+def test_dot_draws_flows_as_clusters_names_with_types_and_references_dashed(
+    tmp_path: Path, registry: NodeTypeRegistry
+) -> None:
+    f = write(
+        tmp_path / "f.json",
+        [
+            {"id": "t1", "type": "tab", "label": "Link"},
+            {"id": "b", "type": "mqtt-broker", "broker": "localhost"},
+            {"id": "in", "type": "mqtt in", "z": "t1", "name": "door", "topic": "door/#", "broker": "b", "wires": [["h"]]},
+            {"id": "h", "type": "helper", "z": "t1", "wires": []},
+        ],
+    )  # fmt: skip
+    dot = to_dot(build_graph(load_flows([f]), registry))
+    assert 'label="Link";' in dot and 'label="outside any flow";' in dot
+    assert '"in" [label="door\\nmqtt in"];' in dot
+    assert '"in" -> "h";' in dot
+    assert '"in" -> "b" [style=dashed, label="uses"];' in dot
 
 
 def test_an_unknown_property_is_a_problem_with_a_suggestion(tmp_path: Path, registry: NodeTypeRegistry) -> None:
