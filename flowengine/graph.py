@@ -10,7 +10,6 @@ which :meth:`Wiring.to_networkx` hands to the ``graph`` command and to tests.
 from __future__ import annotations
 
 import difflib
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any

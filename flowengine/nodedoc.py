@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import re
 from typing import Any
 
 from pydantic.fields import FieldInfo
 
 from flowengine.compat import core_node_status
 from flowengine.node import Node
+from flowengine.plugins import node_packages
 from flowengine.registry import NodeTypeRegistry
 
 
 def node_summary(registry: NodeTypeRegistry | None = None) -> str:
-    """One line per registered node type."""
+    """Node types by the package that registered them, each with the first sentence of its description."""
     registry = registry or NodeTypeRegistry()
-    lines = [f"{name:24} {_doc(registry.get(name)).split(chr(10))[0]}" for name in registry]
-    lines += ["", "Node-RED 4 core nodes:"]
-    lines += [f"  {name:22} {status}" for name, status in core_node_status(registry)]
+    lines: list[str] = []
+    for heading, names in _by_package(registry):
+        lines += ["", heading] if lines else [heading]
+        lines += [f"  {name:24} {first_sentence(_doc(registry.get(name)))}" for name in names]
+    lines += ["", "Node-RED 4 core nodes, and what to use for those not supported here:"]
+    lines += [f"  {name:24} {status or 'supported'}" for name, status in core_node_status(registry)]
     return "\n".join(lines) + "\n"
+
+
+def _by_package(registry: NodeTypeRegistry) -> list[tuple[str, list[str]]]:
+    """(heading, type names) per package, headings from the first sentence of its module's docstring."""
+    packages = node_packages()
+    groups: dict[str, list[str]] = {}
+    for name in registry:
+        module = packages[name][1] if name in packages else "flowengine"
+        groups.setdefault(module, []).append(name)
+    order = sorted(groups, key=lambda module: (module == "flowengine", module))
+    return [(_package_heading(module), groups[module]) for module in order]
+
+
+def _package_heading(module: str) -> str:
+    if module == "flowengine":
+        return "Made by the runtime itself (subflow ports):"
+    doc = inspect.getdoc(importlib.import_module(module)) or module
+    return first_sentence(doc).rstrip(".") + ":"
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring, on one line, without reStructuredText or Markdown markup."""
+    flat = " ".join(text.split())
+    flat = re.sub(r"^``[^`]+``:\s*", "", flat)  # a leading "``name``:" repeats the type name
+    flat = re.sub(r":(?:class|func|mod|meth|data|attr):`~?([^`]+)`", r"\1", flat).replace("``", "").replace("`", "")
+    end = re.search(r"(?<!e\.g)(?<!i\.e)\.(\s|$)", flat)
+    return flat[: end.start() + 1] if end else flat
 
 
 def node_reference(registry: NodeTypeRegistry | None = None) -> str:

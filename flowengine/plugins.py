@@ -102,13 +102,20 @@ def config_sections() -> Mapping[str, type[BaseModel]]:
 @functools.cache
 def node_type_table() -> Mapping[str, str]:
     """Every registered node type: name -> ``module:Class``."""
-    table: dict[str, str] = {}
+    return {name: target for name, (target, _) in node_packages().items()}
+
+
+@functools.cache
+def node_packages() -> Mapping[str, tuple[str, str]]:
+    """Every registered node type: name -> (``module:Class``, the module that registered it)."""
+    found: dict[str, tuple[str, str]] = {}
     for entry in entry_points(group=NODES_GROUP):
+        module = entry.value.partition(":")[0]
         if entry.value.partition(":")[2].isupper():  # a package's table of types
-            table.update(_load_table(entry.name, entry.value))
+            found.update({name: (target, module) for name, target in _load_table(entry.name, entry.value).items()})
         else:
-            table.setdefault(entry.name, entry.value)
-    return table
+            found.setdefault(entry.name, (entry.value, module))
+    return found
 
 
 def _load_table(name: str, target: str) -> Mapping[str, str]:

@@ -20,3 +20,19 @@ def test_every_type_has_a_description_and_loads() -> None:
         cls = registry.get(name)
         assert cls.__dict__.get("__doc__") or cls.__module__, name
         assert f"## `{name}`" in REFERENCE.read_text()
+
+
+def test_the_listing_groups_types_by_package_with_whole_first_sentences() -> None:
+    from flowengine.nodedoc import first_sentence, node_summary
+
+    text = node_summary()
+    assert (
+        text.index("Node-RED's core node types") < text.index("FlexAPI device agent") < text.index("Hardware sources")
+    )
+    assert "``" not in text and ":class:" not in text
+    assert first_sentence("``gnss source``: NMEA from a receiver, e.g. a u-blox. More text.") == (
+        "NMEA from a receiver, e.g. a u-blox."
+    )
+    assert first_sentence("Uses :class:`~flowengine.mqtt.MqttLink` for\n   its connection. Then") == (
+        "Uses flowengine.mqtt.MqttLink for its connection."
+    )
