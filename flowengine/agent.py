@@ -88,11 +88,11 @@ class Agent:
         await self.link.start(wait=False)  # flows run while the broker is out of reach; the link keeps trying
         try:
             await reloader.load_initial()
+            self._summary()
             for plugin in plugins():
                 plugin.started(self.runtime, self.config)
             reloader.watch()
             self._install_signals(reloader)
-            log.info("agent running as %r (%d nodes)", self.config.mqtt.client_id, len(self.runtime.nodes))
             await self.stopping.wait()
         finally:
             reloader.close()
@@ -129,6 +129,19 @@ class Agent:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _summary(self) -> None:
+        """What runs, in a few lines at start (packages add theirs in their ``started`` hook)."""
+        assert self.runtime is not None
+        mqtt = self.config.mqtt
+        tls = ", TLS" if mqtt.tls else ""
+        store = "on disk" if mqtt.offline_store else "in memory"
+        log.info("broker %s:%d%s as %r, QoS %d, durable messages wait %s while offline", mqtt.host, mqtt.port, tls,
+                 mqtt.client_id, mqtt.qos, store)  # fmt: skip
+        files = len(self.source.files) + sum(len(list(d.glob("*.json"))) for d in self.source.dirs)
+        mode = "simulated hardware" if self.config.simulate else "hardware"
+        log.info("flows: %d file(s), %d nodes running, on %s; state in %s", files, len(self.runtime.nodes), mode,
+                 self.config.state_dir)  # fmt: skip
 
     def _install_signals(self, reloader: Reloader) -> None:
         loop = asyncio.get_running_loop()

@@ -20,6 +20,8 @@ from flowengine.errors import FlowConfigError, FlowError
 from flowengine.plugins import plugins
 
 log = logging.getLogger("flowengine")
+#: Requests, answers and publishes, one line each, at DEBUG: ``run --trace`` turns it on alone.
+TRACE_LOGGER = "flowengine.trace"
 
 DESCRIPTION = """\
 A Node-RED-style flow runtime. `run` starts the device agent: the shipped default
@@ -90,6 +92,11 @@ def _add_run(run: argparse.ArgumentParser) -> None:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default info)",
+    )
+    run.add_argument(
+        "--trace",
+        action="store_true",
+        help="log one line per request, answer and published message (the 'flowengine.trace' logger)",
     )
     for plugin in plugins():
         plugin.add_run_options(run)
@@ -174,6 +181,8 @@ def parse_broker(value: str | None) -> tuple[str | None, int | None]:
 def cmd_run(args: argparse.Namespace) -> int:
     from flowengine.agent import Agent
 
+    if args.trace:
+        logging.getLogger(TRACE_LOGGER).setLevel(logging.DEBUG)
     config = device_config_from(args)
     for directory in args.flows:
         if not directory.is_dir():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from flowengine.logthrottle import LogThrottle
 from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
 from nodes.flexapi.messages import is_response
+from nodes.flexapi.request_node import trace
 
 
 def encode(payload: Any) -> bytes:
@@ -62,7 +64,10 @@ class FlexApiOutNode(Node[NodeConfig]):
             self.status("red", "ring", "no MQTT link")
             return
         qos = self.runtime.services.device.mqtt.qos
-        result = link.publish(str(msg["topic"]), encode(msg.get("payload")), qos, durable=not is_response(msg))
+        data, durable = encode(msg.get("payload")), not is_response(msg)
+        if trace.isEnabledFor(logging.DEBUG) and durable:  # answers are traced by flexapi request
+            trace.debug("publish %s %d bytes", msg["topic"], len(data))
+        result = link.publish(str(msg["topic"]), data, qos, durable=durable)
         result.add_done_callback(self._published)
 
     def _published(self, future: asyncio.Future[Any]) -> None:

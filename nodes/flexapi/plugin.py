@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flowengine.config import DeviceConfig
 from flowengine.plugins import NodeObjects, Plugin
+from flowengine.runtime import Runtime
 from nodes.flexapi.device_settings import SECTION, FlexApiSettings
+
+log = logging.getLogger("flowengine.flexapi")
 
 
 class FlexApiPlugin(Plugin):
@@ -48,3 +52,21 @@ class FlexApiPlugin(Plugin):
 
     def run_overrides(self, args: argparse.Namespace) -> Mapping[str, Any]:
         return {f"{SECTION}.include_invalid": args.include_invalid}
+
+    def started(self, runtime: Runtime, device: DeviceConfig) -> None:
+        """One line: the topic root and every group with its interval."""
+        from nodes.flexapi.custom_group_node import CustomGroupNode
+        from nodes.flexapi.group_node import GroupBase
+        from nodes.flexapi.topics import topic_root
+
+        groups = [
+            f"{node.group.name} {node.settings.interval}s" if node.group.timed else node.group.name
+            for node in runtime.nodes.values()
+            if isinstance(node, GroupBase)
+        ] + [
+            f"{node.config.group_name} {node.config.interval}s (custom)"
+            for node in runtime.nodes.values()
+            if isinstance(node, CustomGroupNode)
+        ]
+        root = topic_root(device.mqtt.client_id, device.mqtt.topic_prefix)
+        log.info("FlexAPI agent on %s/..., groups: %s", root, ", ".join(groups) or "none")
