@@ -157,3 +157,25 @@ def test_graph_svg_uses_graphviz_or_says_how_to_get_it(tmp_path: Path) -> None:
         assert result.returncode == 0 and "<svg" in result.stdout
     else:
         assert result.returncode == 1 and "apt-get install graphviz" in result.stderr
+
+
+def test_every_command_and_flag_explains_itself() -> None:
+    import argparse
+
+    from flowengine.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, sub in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(f"{path} {name}")
+                    walk(sub, f"{path} {name}")
+            elif not action.help and not isinstance(action, argparse._HelpAction):
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "flowengine")
+    assert missing == []
