@@ -38,6 +38,8 @@ def main() -> None:
     _cap_memory(options.memory_mb)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the frame stream
+    stdout.write(dump_frame(("ready", None), options.max_bytes))  # start-up is over: tasks' time starts now
+    stdout.flush()
     _serve(stdin, stdout, options.max_bytes)
 
 

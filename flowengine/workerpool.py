@@ -128,7 +128,16 @@ class _Worker:
             stderr=asyncio.subprocess.DEVNULL,
             env=env,
         )
-        return cls(proc, limits.max_bytes)
+        worker = cls(proc, limits.max_bytes)
+        try:
+            ready = await worker.receive()  # its imports are done: a task's time limit never pays for them
+        except BaseException:
+            await worker.reap()
+            raise
+        if ready != ("ready", None):
+            await worker.reap()
+            raise ExpressionError(f"a user-code worker started badly: {ready!r:.80}")
+        return worker
 
     @property
     def alive(self) -> bool:

@@ -44,5 +44,5 @@ def test_every_core_node_has_a_status() -> None:
 
 def test_flowengine_nodes_prints_the_table() -> None:
     text = node_summary()
-    assert "Node-RED 4 core nodes:" in text
+    assert "Node-RED 4 core nodes, and what to use for those not supported here:" in text
     assert "websocket in" in text

@@ -41,7 +41,7 @@ def test_node_types_come_from_the_entry_point_group_by_name_or_table(monkeypatch
     from importlib.metadata import EntryPoint
 
     import flowengine.plugins as plugins_module
-    from flowengine.plugins import NODES_GROUP, node_type_table
+    from flowengine.plugins import NODES_GROUP, node_packages, node_type_table
     from flowengine.registry import NodeTypeRegistry
 
     single = EntryPoint(name="acme sink", value="flowengine.testing:HelperNode", group=NODES_GROUP)
@@ -54,10 +54,12 @@ def test_node_types_come_from_the_entry_point_group_by_name_or_table(monkeypatch
 
     monkeypatch.setattr(plugins_module, "entry_points", fake_entry_points)
     node_type_table.cache_clear()
+    node_packages.cache_clear()
     try:
         registry = NodeTypeRegistry()
     finally:
         node_type_table.cache_clear()
+        node_packages.cache_clear()
     assert seen == [NODES_GROUP]
     assert registry.get("acme sink").__name__ == "HelperNode"
     assert registry.get("switch").__name__ == "SwitchNode"
