@@ -281,7 +281,7 @@ class WorkerPool:
 
         async def start() -> None:
             try:
-                worker = await _Worker.start(self.preload, self.limits)
+                worker = await asyncio.wait_for(_Worker.start(self.preload, self.limits), self.limits.start_seconds)
             except Exception:
                 log.exception("could not start a user-code worker")
                 return
@@ -300,4 +300,6 @@ class WorkerPool:
         workers, self._idle = [*self._idle, *self._busy], []
         for worker in workers:
             worker.kill()
-        await asyncio.gather(*(w.reap() for w in workers), *self._tasks, return_exceptions=True)
+        await asyncio.gather(*(w.reap() for w in workers), return_exceptions=True)
+        while self._tasks:  # a worker that was starting is reaped by a task spawned on its release
+            await asyncio.gather(*self._tasks, return_exceptions=True)
