@@ -64,7 +64,7 @@ def test_no_password_in_logs_state_or_export(auth_broker: Mosquitto, tmp_path: P
     cmd = [sys.executable, "-m", "flowengine", "config", "export", str(exported), "--state-dir", str(state)]
     subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True)
     text = exported.read_text()
-    assert set(json.loads(text)) == {"format", "version", "groups", "custom_groups", "userdata"}
+    assert set(json.loads(text)) == {"format", "version", "groups", "custom_groups", "userdata", "events", "forward"}
     for secret in (BROKER_PASSWORD, "password", "username", "tls", "mqtt"):
         assert secret not in text
 

@@ -65,6 +65,13 @@ class _EngineThread:
         self._ident: int | None = None
         self.objects: dict[int, Any] = {}
         self._keys = itertools.count()
+        # Before the executor stops at exit (its hook was registered first, these run in reverse):
+        # objects the interpreter frees on the main thread would each print an "unsendable" error.
+        threading._register_atexit(self._free_all)  # type: ignore[attr-defined]
+
+    def _free_all(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._executor.submit(self.objects.clear).result(timeout=5)
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on the engine thread, waited for (evaluations are bounded in time)."""

@@ -17,4 +17,13 @@ NODE_TYPES: dict[str, str] = {
     "app hook": "nodes.flexapi.app_hook:AppHookNode",
     "flexapi values": "nodes.flexapi.values_node:ValuesNode",
     "flexapi filter": "nodes.flexapi.filter_node:FilterNode",
+    "flexapi event": "nodes.flexapi.event_node:EventNode",
+    "flexapi di detector": "nodes.flexapi.detector_di:DiDetectorNode",
+    "flexapi ignition detector": "nodes.flexapi.detector_ignition:IgnitionDetectorNode",
+    "flexapi overspeed detector": "nodes.flexapi.detector_overspeed:OverspeedDetectorNode",
+    "flexapi idle detector": "nodes.flexapi.detector_idle:IdleDetectorNode",
+    "flexapi motion detector": "nodes.flexapi.detector_motion:MotionDetectorNode",
+    "flexapi dtc detector": "nodes.flexapi.detector_dtc:DtcDetectorNode",
+    "flexapi report": "nodes.flexapi.report_node:ReportNode",
+    "flexapi forward": "nodes.flexapi.forward_node:ForwardNode",
 }

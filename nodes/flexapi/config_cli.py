@@ -12,7 +12,8 @@ from nodes.flexapi import configfile
 
 def add_config_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = commands.add_parser(
-        "config", help="export, import or restore the FlexAPI configuration (groups, custom groups, user data)"
+        "config",
+        help="export, import or restore the FlexAPI configuration (groups, custom groups, user data, events, forward)",
     )
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
     export = actions.add_parser("export", help="write the configuration of the state dir to FILE (JSON)")

@@ -3,7 +3,7 @@
 The definitions are durable (``custom_groups.json``); every change is written
 first, then handed to ``runtime.update_generated`` so each custom group becomes a
 ``flexapi custom group`` node in the running graph, wired from ``flexapi values``
-and to ``flexapi out`` like the reserved groups. If the graph rejects the result,
+and through ``flexapi report`` to ``flexapi out`` like ``summary``. If the graph rejects the result,
 the old definitions are written back and nothing changes.
 """
 
@@ -25,14 +25,16 @@ from nodes.flexapi.messages import request_of, values_of
 from nodes.flexapi.settings import build_view, parse_settings_change
 
 GENERATOR = "custom-groups"
-#: Ids of the default flow's nodes that generated custom group nodes are wired from and to.
+#: Ids of the default flow's nodes that generated custom group nodes are wired from and to: values come
+#: from flexapi values, reports go through flexapi report (smart reporting; plain infos pass on to flexapi out).
 VALUES_NODE_ID = "flexapi-values"
-OUT_NODE_ID = "flexapi-out"
+REPORT_NODE_ID = "flexapi-report"
 TAB_ID = "flexapi-agent"
 
 
 def node_dicts(groups: Groups) -> list[dict[str, Any]]:
-    """One ``flexapi custom group`` node per custom group, fed by ``flexapi values``, reporting to ``flexapi out``."""
+    """One ``flexapi custom group`` node per custom group, fed by ``flexapi values``, reporting through
+    ``flexapi report`` (which also tells it when a smart report is due) to ``flexapi out``."""
     return [
         {
             "id": f"flexapi-custom-{name}",
@@ -42,8 +44,9 @@ def node_dicts(groups: Groups) -> list[dict[str, Any]]:
             "group_name": name,
             "interval": settings.interval,
             "interest": settings.interest,
-            "wiredFrom": [VALUES_NODE_ID],
-            "wires": [[OUT_NODE_ID]],
+            "report": settings.report,
+            "wiredFrom": [VALUES_NODE_ID, [REPORT_NODE_ID, 1]],
+            "wires": [[REPORT_NODE_ID]],
         }
         for name, settings in groups.items()
     ]
@@ -97,7 +100,7 @@ class CustomGroupsNode(FlexApiNode[NodeConfig]):
             raise RequestError("not_found", f"group: {group!r} does not exist")
         if op == "refresh":
             return self._refresh(group, body)
-        change = parse_settings_change(body, custom_key_ok, f"custom group {group}")
+        change = parse_settings_change(body, custom_key_ok, f"custom group {group}", report_ok=True)
         await self._commit({**self.groups, group: self.groups[group].applied(change)})
         return change
 

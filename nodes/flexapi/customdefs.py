@@ -8,10 +8,11 @@ from typing import Any
 
 from nodes.flexapi.envelope import RequestError, invalid, json_kind
 from nodes.flexapi.groups import DEFAULT_INTERVAL, MAX_CUSTOM_GROUPS, custom_key_ok, custom_name_problem
+from nodes.flexapi.report_rule import parse_report
 from nodes.flexapi.settings import Settings, check_interest, check_interval, parse_settings_change
 
 Groups = dict[str, Settings]
-_ENTRY_FIELDS = ("group_name", "interval", "interest")
+_ENTRY_FIELDS = ("group_name", "interval", "interest", "report")
 
 
 @contextmanager
@@ -24,8 +25,8 @@ def field_prefix(prefix: str) -> Iterator[None]:
 
 
 def describe(name: str, settings: Settings) -> dict[str, Any]:
-    """A custom group as ``group/get`` and ``group/set`` report it."""
-    return {"group_name": name, "interval": settings.interval, "interest": settings.interest}
+    """A custom group as ``group/get`` and ``group/set`` report it (``report`` only when it has one)."""
+    return {"group_name": name, **settings.to_json()}
 
 
 def parse_group_set(body: Mapping[str, Any], groups: Mapping[str, Settings]) -> tuple[Groups, list[dict[str, Any]]]:
@@ -68,14 +69,17 @@ def _entry_name(entry: Any, seen: set[str]) -> str:
 
 def _apply_entry(entry: dict[str, Any], name: str, groups: Groups) -> dict[str, Any]:
     if "interest" in entry and entry["interest"] is None:
-        if "interval" in entry:
-            raise invalid("interval: not allowed when removing a group (interest: null)")
+        for field in ("interval", "report"):
+            if field in entry:
+                raise invalid(f"{field}: not allowed when removing a group (interest: null)")
         if name not in groups:
             raise RequestError("not_found", f"group_name: no custom group {name!r} to remove")
         del groups[name]
         return {"group_name": name, "interest": None}
     if name in groups:
-        change = parse_settings_change({k: v for k, v in entry.items() if k != "group_name"}, custom_key_ok, name)
+        change = parse_settings_change(
+            {k: v for k, v in entry.items() if k != "group_name"}, custom_key_ok, name, report_ok=True
+        )
         groups[name] = groups[name].applied(change)
     else:
         groups[name] = _new_group(entry, name)
@@ -86,7 +90,8 @@ def _new_group(entry: dict[str, Any], name: str) -> Settings:
     if "interest" not in entry:
         raise invalid(f"interest: required to create custom group {name!r}")
     interval = check_interval(entry["interval"]) if "interval" in entry else DEFAULT_INTERVAL
-    return Settings(interval, check_interest(entry["interest"], custom_key_ok, f"custom group {name}"))
+    interest = check_interest(entry["interest"], custom_key_ok, f"custom group {name}")
+    return Settings(interval, interest, parse_report(entry.get("report")))
 
 
 def parse_stored_groups(data: Any) -> Groups:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from nodes.flexapi import docgen_events
 from nodes.flexapi.control import parse_app_control, parse_io_control
 from nodes.flexapi.customdefs import parse_group_set
 from nodes.flexapi.envelope import ERROR_CODES, MAX_DEPTH, MAX_TOKEN_BYTES, failure, success
@@ -155,7 +156,12 @@ def generate() -> str:
         parts.extend(_group_section(group))
         if group.name == "userdata":
             parts.extend(_userdata_section())
-    for section in (_control_section, _custom_section, _errors_section, _params_section):
+    for section in (_control_section, _custom_section):
+        parts.extend(section())
+    parts.extend(docgen_events.report_section(_exchange))  # the same request/response layout
+    parts.extend(docgen_events.forward_section())
+    parts.extend(docgen_events.events_section())
+    for section in (_errors_section, _params_section):
         parts.extend(section())
     return "\n".join(parts).rstrip() + "\n"
 

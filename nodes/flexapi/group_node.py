@@ -14,6 +14,8 @@ from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.groups import GROUPS, GroupDef
 from nodes.flexapi.handler import FlexApiNode
 from nodes.flexapi.messages import request_of, values_of
+from nodes.flexapi.report_link import feeds_report_node, hand_over, is_due, report_node_restarted
+from nodes.flexapi.report_rule import SMART_GROUPS
 from nodes.flexapi.settings import Settings, build_view, effective_interest, parse_settings_change, ts_keys_for
 
 #: Groups with a node type of their own (state beyond settings).
@@ -52,7 +54,9 @@ class GroupBase(FlexApiNode[ConfigT]):
     - **interest and alias**: the group's interest (durable, set by ``{group}/set``)
       picks and renames keys, with a ``<source>.ts`` stamp per source used;
     - **report**: every ``interval`` seconds the view goes out on output 1 (infos),
-      and ``{group}/refresh`` answers with it on output 0 (answers).
+      and ``{group}/refresh`` answers with it on output 0 (answers). With a ``report``
+      object (summary only) the group hands it to ``flexapi report`` on output 1
+      instead of running its timer, and reports when that node says so.
     """
 
     outputs = 2
@@ -75,10 +79,17 @@ class GroupBase(FlexApiNode[ConfigT]):
 
     async def on_start(self) -> None:
         self.restart_timer()
+        self.hand_over_report()  # also None: ends a report object it had before a restart
+
+    def on_deployed(self, started: set[str]) -> None:
+        if self.settings.report is not None and report_node_restarted(self, INFOS, started):
+            self.hand_over_report()
 
     def on_input(self, msg: Msg) -> Any:
         if request_of(msg) is not None:
             return self.answer(msg)
+        if is_due(msg, self.group.name):
+            return self.upload() if self.settings.report is not None else None
         values = values_of(msg)
         if values:
             self.collect(values)
@@ -110,9 +121,12 @@ class GroupBase(FlexApiNode[ConfigT]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.group.timed and self.settings.interval > 0:
+        if self.group.timed and self.settings.interval > 0 and self.settings.report is None:
             self._timer = self.every(self.settings.interval, self.upload, "upload")
         running = self._timer is not None
+        if self.settings.report is not None:
+            self.status("green", "dot", "smart reporting")
+            return
         self.status(
             "green" if running else "grey", "dot", f"every {self.settings.interval}s" if running else "on demand"
         )
@@ -129,7 +143,8 @@ class GroupBase(FlexApiNode[ConfigT]):
         if op == "refresh":
             return self.refresh(body)
         if op == "set" and self.group.timed:
-            change = parse_settings_change(body, self.group.owns, f"group {self.group.name}")
+            smart = self.group.name in SMART_GROUPS
+            change = parse_settings_change(body, self.group.owns, f"group {self.group.name}", report_ok=smart)
             return await self.apply_settings(change)
         raise RequestError("not_found", f"{self.group.name}/{op}: the {self.group.name} group has no {op} request")
 
@@ -145,9 +160,18 @@ class GroupBase(FlexApiNode[ConfigT]):
         new = self.settings.applied(change)
         await self.save_settings(new)
         old, self.settings = self.settings, new
-        if new.interval != old.interval:
+        if (new.interval, new.report) != (old.interval, old.report):
             self.restart_timer()
+        if new.report != old.report:
+            self.hand_over_report()
         return change
+
+    def hand_over_report(self) -> None:
+        """Tell ``flexapi report`` (wired to output 1) the report object; without one wired, nothing reports."""
+        if feeds_report_node(self, INFOS):
+            self.send(hand_over(self.group.name, self.id, self.settings.report), INFOS)
+        elif self.settings.report is not None:
+            self.log.warning("has a report object but output 1 is not wired to flexapi report: it will not report")
 
 
 class GroupNode(GroupBase[GroupConfig]):

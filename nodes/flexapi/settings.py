@@ -13,24 +13,30 @@ from typing import Any
 from nodes.flexapi.envelope import invalid, json_kind
 from nodes.flexapi.groups import MAX_ALIAS_BYTES, MAX_INTERVAL, MAX_ITEMS
 from nodes.flexapi.params import PARAMS, canonical, is_userdata_key
+from nodes.flexapi.report_rule import Report, parse_report
 
 KeyCheck = Callable[[str], bool]
-SETTINGS_FIELDS = ("interval", "interest")
+SETTINGS_FIELDS = ("interval", "interest", "report")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """A group's upload interval (0: no timer) and interest (None: every parameter of the group)."""
+    """A group's upload interval (0: no timer), interest (None: every parameter of the group) and
+    smart reporting (None: the interval applies; see report_rule)."""
 
     interval: int
     interest: dict[str, str] | None = None
+    report: Report | None = None
 
     def applied(self, change: Mapping[str, Any]) -> Settings:
         """These settings with a validated change applied."""
         return replace(self, **{k: change[k] for k in SETTINGS_FIELDS if k in change})
 
     def to_json(self) -> dict[str, Any]:
-        return {"interval": self.interval, "interest": self.interest}
+        data: dict[str, Any] = {"interval": self.interval, "interest": self.interest}
+        if self.report is not None:
+            data["report"] = self.report
+        return data
 
 
 def check_interval(value: Any, field: str = "interval") -> int:
@@ -72,18 +78,23 @@ def names_a_parameter(name: str) -> bool:
     return canonical(name) in PARAMS or is_userdata_key(name) or name.endswith((".ts", ".ul_ts"))
 
 
-def parse_settings_change(body: Mapping[str, Any], key_ok: KeyCheck, owner: str) -> dict[str, Any]:
-    """Validate a ``{group}/set`` body (interval and/or interest) -> the change to apply."""
+def parse_settings_change(
+    body: Mapping[str, Any], key_ok: KeyCheck, owner: str, report_ok: bool = False
+) -> dict[str, Any]:
+    """Validate a ``{group}/set`` body (interval and/or interest; ``report`` too when ``report_ok``) -> the change."""
+    fields = SETTINGS_FIELDS if report_ok else SETTINGS_FIELDS[:2]
     for field in body:
-        if field not in SETTINGS_FIELDS:
-            raise invalid(f"{field}: unknown field (expected interval and/or interest)")
+        if field not in fields:
+            raise invalid(f"{field}: unknown field (expected {', '.join(fields[:-1])} and/or {fields[-1]})")
     if not body:
-        raise invalid("interval, interest: at least one is required")
+        raise invalid(f"{', '.join(fields)}: at least one is required")
     change: dict[str, Any] = {}
     if "interval" in body:
         change["interval"] = check_interval(body["interval"])
     if "interest" in body:
         change["interest"] = check_interest(body["interest"], key_ok, owner)
+    if "report" in body:
+        change["report"] = parse_report(body["report"])
     return change
 
 

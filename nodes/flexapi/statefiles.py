@@ -14,9 +14,10 @@ from typing import Any
 
 from flowengine.state import read_json, write_json
 from nodes.flexapi.control import WIFI_KEYS
-from nodes.flexapi.customdefs import Groups, parse_stored_groups
+from nodes.flexapi.customdefs import Groups, describe, parse_stored_groups
 from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.groups import GroupDef
+from nodes.flexapi.report_rule import SMART_GROUPS, parse_report
 from nodes.flexapi.settings import Settings, check_interest, check_interval
 from nodes.flexapi.userdata_ops import parse_stored_values
 
@@ -58,7 +59,9 @@ def parse_group_settings(data: Any, group: GroupDef) -> Settings:
     interest = data.get("interest")
     if interest is not None:
         interest = check_interest(interest, group.owns, group.name, f"{group.name}.interest")
-    return Settings(interval, interest)
+    if "report" in data and group.name not in SMART_GROUPS:
+        raise invalid(f"{group.name}.report: smart reporting is for summary and custom groups")
+    return Settings(interval, interest, parse_report(data.get("report"), f"{group.name}.report"))
 
 
 def default_settings(group: GroupDef) -> Settings:
@@ -76,7 +79,7 @@ def load_custom_groups(state_dir: Path | None) -> Groups:
 
 
 def custom_groups_json(groups: Groups) -> list[dict[str, Any]]:
-    return [{"group_name": n, "interval": s.interval, "interest": s.interest} for n, s in groups.items()]
+    return [describe(n, s) for n, s in groups.items()]
 
 
 def parse_userdata(data: Any, group: GroupDef) -> tuple[dict[str, Any], Settings]:
