@@ -19,7 +19,7 @@ from nodes.flexapi import statefiles
 from nodes.flexapi.customdefs import Groups, describe, parse_group_set
 from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.group_node import no_fields
-from nodes.flexapi.groups import custom_key_ok
+from nodes.flexapi.groups import custom_key_check
 from nodes.flexapi.handler import FlexApiNode
 from nodes.flexapi.messages import request_of, values_of
 from nodes.flexapi.settings import build_view, parse_settings_change
@@ -89,15 +89,18 @@ class CustomGroupsNode(FlexApiNode[NodeConfig]):
         if group == "group" and op == "get":
             no_fields(body)
             return [describe(n, s) for n, s in self.groups.items()]
+        key_ok = custom_key_check(self.revision.params)
         if group == "group" and op == "set":
-            new, result = parse_group_set(body, self.groups)
+            new, result = parse_group_set(body, self.groups, key_ok)
             await self._commit(new)
             return result
+        if group == "group":
+            raise RequestError("not_support", f"group/{op}: custom groups are managed by group/set and group/get")
         if group not in self.groups or op not in ("set", "refresh"):
             raise RequestError("not_found", f"group: {group!r} does not exist")
         if op == "refresh":
             return self._refresh(group, body)
-        change = parse_settings_change(body, custom_key_ok, f"custom group {group}")
+        change = parse_settings_change(body, key_ok, f"custom group {group}")
         await self._commit({**self.groups, group: self.groups[group].applied(change)})
         return change
 
