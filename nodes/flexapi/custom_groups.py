@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flowengine.errors import FlowConfigError
+from flowengine.errors import FlowConfigError, StateError
 from flowengine.message import Msg
 from flowengine.node import NodeConfig
 from nodes.flexapi import statefiles
@@ -119,7 +119,17 @@ class CustomGroupsNode(FlexApiNode[NodeConfig]):
         try:
             await self.runtime.update_generated(GENERATOR, node_dicts(new))
         except FlowConfigError as exc:
-            await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(old))
-            raise invalid(f"settings: {exc.problems[0].message if exc.problems else exc}") from None
+            kept = await self._roll_back(old, new)
+            raise invalid(f"settings: {exc.problems[0].message if exc.problems else exc}{kept}") from None
         self.groups = new
         self.status("green", "dot", f"{len(new)} custom group(s)")
+
+    async def _roll_back(self, old: Groups, written: Groups) -> str:
+        """The graph kept the old groups: the file must say so too. When even that fails, say what the
+        next start will run (the answer must not hide it)."""
+        try:
+            await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(old))
+        except StateError as exc:
+            self.log.error("custom groups file could not be rolled back (%s); the next start runs what it says", exc)
+            return f"; the saved custom groups could not be rolled back ({exc}): the next start runs {sorted(written)}"
+        return ""
