@@ -72,7 +72,10 @@ class AppNode(FlexApiNode[NodeConfig]):
         if refusal is not None:
             kept = await self._roll_back(new)
             raise RequestError("device_error", f"{', '.join(values)}: {refusal}{kept}")
-        self.state = new
+        merged = {**self.state, **values}
+        if merged != new:  # a hook's flow reported state while the request waited
+            await self.save(statefiles.APP, merged)
+        self.state = merged
         self.send(make_msg(values, topic="app"), VALUES)
         return values
 
