@@ -118,8 +118,12 @@ class AppState(Protocol):
 
 
 class AppHookNode(Node[AppHookConfig]):
-    """Declares app keys for app/control and app/refresh, emits accepted values, may refuse, reports state.
+    """Serves app/control for the app keys it declares: checks their values, emits them, lets a flow refuse them.
 
+    Output: ``{topic: "app/control", payload: {key: value}, client_token}`` for each
+    request carrying one of its keys. Input: the message sent back with
+    ``msg.refuse = "text"`` or ``msg.accept = true`` (when ``wait`` > 0), or any other
+    ``{payload: {key: value}}``: the app's state of its keys, what app/refresh returns.
     It refers to the ``flexapi app`` node (``app``), which finds its hooks through
     that reference when a request arrives.
     """

@@ -32,33 +32,44 @@ APPLY_REQUEST = {"package": "flexapi", "action": "config-changed"}
 
 
 def add_config_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    config = commands.add_parser(
-        "config",
-        help="export, import or restore the FlexAPI configuration (groups, custom groups, user data); "
-        "a running agent applies an import at once",
+    summary = (
+        "export, import or restore the FlexAPI configuration (groups, custom groups, user data); "
+        "a running agent applies an import at once"
     )
+    config = commands.add_parser("config", help=summary, description=summary)
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
-    export = actions.add_parser("export", help="write the configuration of the state dir to FILE (JSON)")
+    export = _action(actions, "export", "write the configuration of the state dir to FILE (JSON)")
     export.add_argument("file", type=Path, help="where to write the configuration")
-    imported = actions.add_parser(
-        "import", help="replace the configuration of the state dir with FILE (atomic; applied live by a running agent)"
+    imported = _action(
+        actions,
+        "import",
+        "replace the configuration of the state dir with FILE: all files at once; an agent running on the "
+        "state dir applies it live (or nothing is changed and the command says why)",
     )
     imported.add_argument("file", type=Path, help="a configuration written by `config export`")
-    reset = actions.add_parser(
-        "restore-defaults", help="every group back to its defaults; custom groups and user data removed"
+    _action(
+        actions,
+        "restore-defaults",
+        "every group back to its defaults, custom groups and user data removed; applied live like an import",
     )
-    for action in (export, imported, reset):
-        action.add_argument(
-            "--state-dir",
-            type=Path,
-            default=Path("state"),
-            metavar="DIR",
-            help="the agent's state dir (default ./state); it must exist",
-        )
-        action.add_argument(
-            "--create", action="store_true", help="create the state dir when it does not exist (a new device)"
-        )
     config.set_defaults(handler=cmd_config)
+
+
+def _action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    action = actions.add_parser(name, help=summary, description=summary)
+    action.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("state"),
+        metavar="DIR",
+        help="the agent's state dir (default ./state); it must exist",
+    )
+    action.add_argument(
+        "--create", action="store_true", help="create the state dir when it does not exist (a new device)"
+    )
+    return action
 
 
 def cmd_config(args: argparse.Namespace) -> int:
