@@ -88,7 +88,7 @@ class Agent:
             for name, objects in generated_nodes(state_dir).items():
                 self.runtime.preload_generated(name, objects)
         reloader = Reloader(self.runtime, self.source)
-        control: asyncio.Task[None] | None = None
+        serving: asyncio.Task[None] | None = None
         await self.link.start(wait=False)  # flows run while the broker is out of reach; the link keeps trying
         try:
             await reloader.load_initial()
@@ -96,13 +96,13 @@ class Agent:
                 plugin.started(self.runtime, self.config)
             reloader.watch()
             self._install_signals(reloader)
-            control = self._serve_control(state_dir) if lock is not None else None
+            serving = self._serve_control(state_dir) if lock is not None else None
             log.info("agent running as %r (%d nodes)", self.config.mqtt.client_id, len(self.runtime.nodes))
             await self.stopping.wait()
         finally:
             reloader.close()
-            if control is not None:
-                control.cancel()
+            if serving is not None:
+                serving.cancel()
             await self.runtime.stop()
             await self.link.close()
             if lock is not None:

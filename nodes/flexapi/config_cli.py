@@ -80,9 +80,11 @@ def cmd_config(args: argparse.Namespace) -> int:
         return 0
     if args.action == "import":
         files = configfile.plan_import(read_config(args.file))
-        change(existing_state_dir(args.state_dir, args.create), files, f"imported {args.file}")
+        state_dir = existing_state_dir(args.state_dir, args.create)
+        change(state_dir, files, f"imported {args.file} into {state_dir}")
         return 0
-    change(existing_state_dir(args.state_dir, args.create), configfile.plan_defaults(), "restored the defaults")
+    state_dir = existing_state_dir(args.state_dir, args.create)
+    change(state_dir, configfile.plan_defaults(), f"restored the defaults in {state_dir}")
     return 0
 
 
@@ -117,7 +119,7 @@ def change(state_dir: Path, files: configfile.StateFiles, done: str) -> None:
     progress = Progress()
     _write(state_dir, files, progress)
     if agent is None or previous is None:
-        progress.done(f"{done} into {state_dir}; no agent runs on it: the next one started on it uses it")
+        progress.done(f"{done}; no agent runs on it: the next one started on it uses it")
         return
     reply = _apply(state_dir, agent, progress, done)
     if not reply.get("ok"):
@@ -128,9 +130,7 @@ def change(state_dir: Path, files: configfile.StateFiles, done: str) -> None:
             "the previous configuration is back"
         )
     restarted = len(reply.get("restarted", []))
-    progress.done(
-        f"{done} into {state_dir}; the running agent (pid {agent}) applied it ({restarted} node(s) restarted)"
-    )
+    progress.done(f"{done}; the running agent (pid {agent}) applied it ({restarted} node(s) restarted)")
 
 
 def _check_answers(state_dir: Path, agent: int) -> None:
@@ -142,7 +142,7 @@ def _check_answers(state_dir: Path, agent: int) -> None:
     if not reply.get("ok"):
         raise FlowConfigError(
             f"an agent (pid {agent}) runs on {state_dir} but does not answer ({reply.get('error')}); nothing was "
-            "changed: stop it (the next start uses the new configuration) or try again"
+            "changed: try again, or stop the agent and run the command again"
         )
 
 
@@ -158,7 +158,7 @@ def _apply(state_dir: Path, agent: int, progress: Progress, done: str) -> dict[s
         return ask_agent(state_dir, APPLY_REQUEST, APPLY_TIMEOUT, progress.waiting(agent))
     except ControlError as exc:
         raise FlowConfigError(
-            f"{done} into {state_dir}, but the agent (pid {agent}) running on it did not confirm it applied it ({exc}); "
+            f"{done}, but the agent (pid {agent}) running on it did not confirm it applied it ({exc}); "
             "it uses it at its next start at the latest"
         ) from exc
 
