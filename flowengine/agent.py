@@ -3,7 +3,8 @@
 Wires the pieces together: device config -> MQTT link -> runtime with the
 installed packages' default flows, the user's flow directories and the nodes the
 packages generate from their state -> hot reload, SIGHUP reload, clean shutdown
-on SIGTERM/SIGINT. Nothing here knows what the flows do.
+on SIGTERM/SIGINT, and control requests from commands run on the same state dir
+(:mod:`flowengine.control`). Nothing here knows what the flows do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.config import DeviceConfig
+from flowengine.control import AgentLock, ControlServer
 from flowengine.errors import StateError
 from flowengine.mqtt import MqttLink
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT
@@ -78,13 +80,15 @@ class Agent:
 
     async def run(self) -> None:
         state_dir = self.config.state_dir
-        prepare_state_dir(state_dir)
+        usable = prepare_state_dir(state_dir)
+        lock = self._claim_state_dir(state_dir) if usable else None
         self.link = self.build_link()
         self.runtime = Runtime(state_dir=state_dir, services=Services(self.config, self.link), env=self.env)
         if self.default_flow:  # generated nodes belong to their package's default flow
             for name, objects in generated_nodes(state_dir).items():
                 self.runtime.preload_generated(name, objects)
         reloader = Reloader(self.runtime, self.source)
+        serving: asyncio.Task[None] | None = None
         await self.link.start(wait=False)  # flows run while the broker is out of reach; the link keeps trying
         try:
             await reloader.load_initial()
@@ -93,12 +97,44 @@ class Agent:
                 plugin.started(self.runtime, self.config)
             reloader.watch()
             self._install_signals(reloader)
+            serving = self._serve_control(state_dir) if lock is not None else None
+            log.info("agent running as %r (%d nodes)", self.config.mqtt.client_id, len(self.runtime.nodes))
             await self.stopping.wait()
         finally:
             reloader.close()
+            if serving is not None:
+                serving.cancel()
             await self.runtime.stop()
             await self.link.close()
+            if lock is not None:
+                lock.release()
             log.info("agent stopped")
+
+    def _claim_state_dir(self, state_dir: Path) -> AgentLock | None:
+        """Say in ``agent.pid`` that this agent runs on the state dir (commands talk to it through it)."""
+        lock = AgentLock(state_dir)
+        try:
+            other = lock.acquire()
+        except OSError as exc:
+            log.warning("no control channel (%s): state commands cannot reach this agent", exc.strerror or exc)
+            return None
+        if other is not None:
+            log.error("another agent (pid %s) runs on %s; state commands reach that one, not this", other, state_dir)
+            return None
+        return lock
+
+    def _serve_control(self, state_dir: Path) -> asyncio.Task[None]:
+        server = ControlServer(state_dir, self.control)
+        return asyncio.get_running_loop().create_task(server.serve(), name="control")
+
+    async def control(self, request: dict[str, Any]) -> Mapping[str, Any]:
+        """Answer a control request: ``ping``, or a package's own (see ``Plugin.control``)."""
+        if request["action"] == "ping":
+            return {"ok": True, "pid": os.getpid()}
+        for plugin in plugins():
+            if plugin.name == request.get("package") and self.runtime is not None:
+                return await plugin.control(self.runtime, request)
+        return {"ok": False, "error": f"no package {request.get('package')!r} to take {request['action']!r}"}
 
     def build_link(self) -> MqttLink:
         """The device's MQTT link; with ``mqtt.offline_store`` on, durable messages wait on disk while offline.

@@ -125,6 +125,12 @@ def _add_validate(validate: argparse.ArgumentParser) -> None:
     validate.add_argument(
         "--no-default-flow", action="store_true", help="check these files alone, without the shipped default flows"
     )
+    validate.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="device config `run` would use (client id, topic prefix, sections); default: the defaults",
+    )
     validate.set_defaults(handler=cmd_validate)
 
 
@@ -193,16 +199,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from flowengine.agent import default_flows
+    """Check the flows as `run` would load them: with its device config and the variables it gives flows."""
+    from flowengine.agent import default_flows, flow_environment
+    from flowengine.config import load_device_config
     from flowengine.flowfile import flow_files, load_flows
     from flowengine.graph import build_graph
     from flowengine.registry import NodeTypeRegistry
 
     if not flow_files(args.paths):
         raise FlowConfigError("no flow files found")
+    device = load_device_config(args.config)
     defaults = [] if args.no_default_flow else default_flows()
-    flows = load_flows([*defaults, *args.paths])
-    graph = build_graph(flows, NodeTypeRegistry())
+    flows = load_flows([*defaults, *args.paths], flow_environment(device))
+    graph = build_graph(flows, NodeTypeRegistry(), device)
+    for note in graph.notes:
+        print(f"note: {note}")
     print(f"ok: {len(flows.files)} file(s), {len(graph.specs)} node(s)")
     return 0
 

@@ -15,12 +15,17 @@ class FlowError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a set of flow files, located as precisely as known."""
+    """One thing wrong with a set of flow files, located as precisely as known.
+
+    ``level`` "info" marks a note: worth knowing (``flowengine validate`` prints it),
+    not a reason to refuse the flows.
+    """
 
     file: str
     node_id: str | None
     field: str | None
     message: str
+    level: str = "error"
 
     def __str__(self) -> str:
         where = self.file

@@ -1,10 +1,11 @@
 """Checking a loaded flow set as a graph before anything starts.
 
 Every problem is collected (unknown type, duplicate id, bad config field, wire
-to a missing node, output port out of range, missing config-node reference)
-and raised together in one :class:`FlowConfigError`. The wiring is kept in plain
-dicts: a deploy needs nothing more, and the agent does not pay for networkx,
-which :meth:`Wiring.to_networkx` hands to the ``graph`` command and to tests.
+to a missing node, output port out of range, missing config-node reference, what
+node types find with the graph as a whole) and raised together in one
+:class:`FlowConfigError`; notes (problems of level "info") stay with the graph. The
+wiring is kept in plain dicts: a deploy needs nothing more, and the agent does not pay
+for networkx, which :meth:`Wiring.to_networkx` hands to the ``graph`` command and to tests.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Graph:
     configs: dict[str, NodeConfig] = field(default_factory=dict)
     classes: dict[str, type[Node[Any]]] = field(default_factory=dict)
     wiring: Wiring = field(default_factory=Wiring)
+    #: What node types noted about the graph without refusing it (``Problem.level == "info"``).
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def specs(self) -> dict[str, NodeSpec]:
@@ -109,6 +112,8 @@ def build_graph(flows: FlowSet, registry: NodeTypeRegistry, device: Any = None) 
             problems.extend(_check_refs(graph, spec))
             if device is not None and not flows.is_disabled(spec):
                 problems.extend(graph.classes[spec.id].check_device(device, graph.configs[spec.id], spec.id))
+    for found in _graph_checks(graph, device):
+        (graph.notes if found.level == "info" else problems).append(found)
     if problems:
         raise FlowConfigError(in_flow_order(problems, flows))
     return graph
@@ -120,6 +125,13 @@ def in_flow_order(problems: list[Problem], flows: FlowSet) -> list[Problem]:
     nodes = {node_id: n for n, node_id in enumerate(flows.nodes)}
     last = len(nodes)
     return sorted(problems, key=lambda p: (files.get(p.file, len(files)), p.file, nodes.get(p.node_id or "", last)))
+
+
+def _graph_checks(graph: Graph, device: Any) -> Iterator[Problem]:
+    """What each active node type finds with the whole graph (``Node.check_graph``)."""
+    for node_id, spec in graph.specs.items():
+        if node_id in graph.classes and not graph.flows.is_disabled(spec):
+            yield from graph.classes[node_id].check_graph(graph, node_id, device)
 
 
 def _configure(graph: Graph, spec: NodeSpec, registry: NodeTypeRegistry) -> Iterator[Problem]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from flowengine.clock import Clock
     from flowengine.context import Context
     from flowengine.flowfile import NodeSpec
+    from flowengine.graph import Graph
     from flowengine.runtime import Runtime
 
 #: Messages a node may have waiting before the oldest is dropped (counted, logged).
@@ -104,6 +105,16 @@ class Node(Generic[ConfigT]):
         """Problems with the device config this node would use, found before anything starts.
 
         ``device`` is the :class:`~flowengine.config.DeviceConfig` (``None`` outside the agent).
+        """
+        return []
+
+    @classmethod
+    def check_graph(cls, graph: Graph, node_id: str, device: Any) -> list[Problem]:
+        """Problems this node finds with the rest of the graph it would run in (nodes that would
+        compete with it for the same input, say); ``level="info"`` ones are notes, not errors.
+
+        Runs after every node's config, wires and references were checked; ``device`` as in
+        :meth:`check_device`.
         """
         return []
 

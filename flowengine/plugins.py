@@ -8,7 +8,8 @@ The runtime knows no node type, hardware or protocol of its own. A package adds:
 - everything else through one :class:`Plugin` object in the ``flowengine.plugins`` group:
   device config sections, default flows, variables for flow files, nodes generated from
   its state (regenerated at start and by ``graph --state-dir``), command-line commands and
-  options of ``flowengine run``, and a hook once the first deploy ran.
+  options of ``flowengine run``, a hook once the first deploy ran, and requests its own
+  commands send to the running agent (:mod:`flowengine.control`).
 
 A third-party package uses exactly the same two groups.
 """
@@ -72,6 +73,12 @@ class Plugin:
 
     def started(self, runtime: Runtime, device: DeviceConfig) -> None:
         """Called once the first deploy of ``flowengine run`` succeeded (warnings, summaries)."""
+
+    async def control(self, runtime: Runtime, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Answer a control request addressed to this package (``{"package": name, "action": ...}``),
+        e.g. a command telling the running agent that the package's state changed on disk.
+        The reply holds ``ok`` and, when not ok, ``error``."""
+        return {"ok": False, "error": f"package {self.name!r} takes no control requests"}
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,36 @@ class Runtime:
             plan = await self._deploy(self._file_flows, generated)
             self._generated = generated
             return plan
+
+    async def restart(self, node_ids: Iterable[str]) -> DeployPlan:
+        """Rebuild and restart running nodes with their current configuration (state they read changed).
+
+        All or nothing, like a deploy: every new instance is built before a running
+        one is touched, and a node that fails to start brings the old ones back and
+        raises :class:`~flowengine.errors.FlowConfigError`. Nodes that use a restarted
+        node restart with it; ids that are not running are ignored.
+        """
+        async with self._deploy_lock:
+            graph = self.graph
+            ids = {i for i in node_ids if i in self.nodes}
+            if graph is None or not ids:
+                return DeployPlan()
+            frontier = list(ids)
+            while frontier:
+                users = graph.dependents(frontier.pop()) & set(self.nodes) - ids
+                ids |= users
+                frontier.extend(users)
+            built = self._build(graph, ids)
+            retired = await self._retire(ids)
+            self.nodes.update(built)
+            self._install(graph)
+            failures = await self._start_nodes([i for i in graph.active_ids() if i in built])
+            if failures:
+                await self._roll_back(built, retired, graph)
+                raise FlowConfigError(failures)
+            log.info("restarted %d node(s)", len(built))
+            self._tell_deployed(set(built))
+            return DeployPlan(changed=set(built))
 
     async def _deploy(self, files: FlowSet, generated: dict[str, list[dict[str, Any]]]) -> DeployPlan:
         flows = files

@@ -1,16 +1,20 @@
-"""Crash-safe state files: atomic writes and loud recovery from corrupt files."""
+"""Crash-safe state files: atomic writes, atomic sets of writes, and loud recovery from corrupt files."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import fcntl
 import functools
 import json
 import logging
 import os
+import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +132,112 @@ def aside_path(path: Path, companions: tuple[str, ...] = ("",)) -> Path:
     return Path(name)
 
 
+#: A set of changes to a directory being staged (discarded by recovery) or committed (rolled forward).
+TRANSACTION_PREFIX = ".transaction-"
+COMMITTED = ".transaction-committed"
+_MANIFEST = "manifest.json"
+_STAGED = "files"
+
+
+def write_files_atomically(
+    directory: Path, changes: Mapping[str, bytes | None], progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Write and remove several files under ``directory`` so that a crash leaves all or none of it.
+
+    ``changes`` maps a relative path to its new bytes, or None to remove it. Every new
+    file is staged (with fsync) in ``.transaction-<id>/`` first; one rename of that
+    directory to ``.transaction-committed`` is the switch; the staged files are then
+    moved into place. A crash before the rename leaves the old files (the staging is
+    discarded), after it :func:`finish_transactions` moves the rest in (at the next
+    start, or the next call here). ``progress(done, total)`` follows the staging.
+    Raises StateError.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _transaction_lock(directory):
+            _roll_forward(directory / COMMITTED)
+            staging = Path(tempfile.mkdtemp(prefix=TRANSACTION_PREFIX, dir=directory))
+            _stage(staging, changes, progress)
+            os.rename(staging, directory / COMMITTED)
+            _fsync_dir(directory)
+            _roll_forward(directory / COMMITTED)
+    except OSError as exc:
+        raise StateError(f"cannot change {directory}: {exc.strerror or exc}") from exc
+
+
+def _stage(staging: Path, changes: Mapping[str, bytes | None], progress: Callable[[int, int], None] | None) -> None:
+    for done, (name, data) in enumerate(changes.items(), 1):
+        _check_relative(name)
+        if data is not None:
+            write_atomic(staging / _STAGED / name, data)
+        if progress is not None:
+            progress(done, len(changes))
+    manifest = {
+        "write": [n for n, d in changes.items() if d is not None],
+        "remove": [n for n, d in changes.items() if d is None],
+    }
+    write_atomic(staging / _MANIFEST, encode_json(manifest))
+
+
+def _check_relative(name: str) -> None:
+    path = Path(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise StateError(f"{name!r} is not a path inside the directory")
+
+
+def _roll_forward(committed: Path) -> bool:
+    """Move a committed transaction's files into place (again, after a crash: idempotent)."""
+    try:
+        manifest = json.loads(read_regular_file(committed / _MANIFEST))
+    except FileNotFoundError:
+        return False
+    target = committed.parent
+    for name in manifest["write"]:
+        staged = committed / _STAGED / name
+        if staged.exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target / name)
+            _fsync_dir((target / name).parent)
+    for name in manifest["remove"]:
+        (target / name).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            _fsync_dir((target / name).parent)
+    shutil.rmtree(committed)
+    _fsync_dir(target)
+    return True
+
+
+@contextlib.contextmanager
+def _transaction_lock(directory: Path) -> Iterator[None]:
+    """One set of changes at a time per directory (two commands importing at once)."""
+    fd = os.open(directory / ".transaction.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def finish_transactions(root: Path) -> int:
+    """Complete every committed set of changes under ``root`` and drop the uncommitted ones.
+
+    Run before anything reads the state (agent start, state commands); returns how many were completed.
+    """
+    finished = 0
+    try:
+        directories = {p.parent for p in root.rglob(f"{TRANSACTION_PREFIX}*") if p.is_dir()}
+        for directory in sorted(directories):
+            with _transaction_lock(directory):  # not while a command is staging there
+                finished += _roll_forward(directory / COMMITTED)
+                for staging in directory.glob(f"{TRANSACTION_PREFIX}*"):
+                    shutil.rmtree(staging, ignore_errors=True)
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("STATE CHANGE UNFINISHED in %s: %s", root, exc)
+    if finished:
+        log.warning("completed %d interrupted set(s) of state changes in %s", finished, root)
+    return finished
+
+
 def prepare_state_dir(directory: Path) -> bool:
     """Make sure the state dir can be used; a problem is one clear log line, never a crash.
 
@@ -145,6 +255,7 @@ def prepare_state_dir(directory: Path) -> bool:
         log.error("STATE DIR UNUSABLE: %s (%s): running on defaults, changes cannot be saved", directory, _why(exc))
         return False
     remove_stale_temp_files(directory)
+    finish_transactions(directory)
     return True
 
 

@@ -106,7 +106,7 @@ def test_run_rejects_bad_hardware_section_before_starting(tmp_path: Path) -> Non
 def test_config_export_import_restore_and_graph_shows_custom_groups(tmp_path: Path) -> None:
     state = tmp_path / "state"
     exported = tmp_path / "exported.json"
-    assert flowengine("config", "export", str(exported), "--state-dir", str(state)).returncode == 0
+    assert flowengine("config", "export", str(exported), "--state-dir", str(state), "--create").returncode == 0
     config = json.loads(exported.read_text())
     assert config["custom_groups"] == []
     config["custom_groups"] = [{"group_name": "trip", "interval": 5, "interest": {"gnss.speed": "speed"}}]

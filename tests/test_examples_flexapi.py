@@ -41,3 +41,20 @@ def test_overspeed_alert_raises_once(harness: FlowHarness, tmp_path: Path) -> No
         harness.inject("flexapi-values", topic="obd", payload={"obd.speed": speed})
     assert harness.one("overspeed_publish")["payload"] == {"alert": "overspeed", "state": "raised"}
     assert harness.nothing("overspeed_publish", within=0.3)
+
+
+def test_app_hook_refuses_while_moving_and_reports_the_state(tmp_path: Path) -> None:
+    from flexapi_support import Agent, device_config, start_agent
+
+    nodes = json.loads((ROOT / "flows" / "examples" / "flexapi-app-hook-refuse.json").read_text())
+    with start_agent(tmp_path / "state", device_config(), nodes) as h:
+        agent = Agent(h)
+        agent.feed({"obd.speed": 30})
+        refused = agent.request("app/control", {"app.door_lock": 0})
+        assert refused["error_desc"] == "app.door_lock: vehicle is moving"
+        agent.wait_retry()
+        assert agent.request("app/control", {"app.door_lock": 2})["error"] == "invalid_parameter"
+        agent.feed({"obd.speed": 0})
+        agent.wait_retry()
+        assert agent.request("app/control", {"app.door_lock": 0})["result"] == {"app.door_lock": 0}
+        assert agent.request("app/refresh")["result"]["app.door_lock"] == 0

@@ -5,94 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from flexapi_support import Agent, FakeIoSource, start_agent
 
-from flowengine.clock import FakeClock
 from flowengine.config import DeviceConfig
-from flowengine.errors import DeviceIOError
-from flowengine.message import make_msg
-from flowengine.node import Node, NodeConfig
-from flowengine.registry import NodeTypeRegistry
-from flowengine.testing import FlowHarness, wait_until
+from flowengine.testing import wait_until
 from nodes.flexapi import statefiles
-
-ROOT = "v1/dev1"
-DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
-
-
-class FakeIoSource(Node[NodeConfig]):
-    """Stands in for the io source: drives nothing, records what it is asked, then reports the outputs."""
-
-    accepts_input = False
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.applied: list[dict[str, int]] = []
-        self.fail = False
-
-    async def apply_outputs(self, values: dict[str, int]) -> None:
-        if self.fail:
-            raise DeviceIOError("DO driver not responding")
-        self.applied.append(dict(values))
-        self.send(make_msg({**values, "io.ts": 1}, topic="io"))
-
-
-def agent_nodes(extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The default flow without hardware and MQTT: a fake io source, a helper sink in place of ``flexapi out``."""
-    nodes = []
-    for node in json.loads(DEFAULT_FLOW.read_text()):
-        if node["type"] == "io source":
-            node = {**node, "wires": [["flexapi-values"]]}
-        elif node["type"].endswith(" source") or node["type"] == "flexapi in":
-            continue
-        elif node["type"] == "flexapi out":
-            node = {"id": node["id"], "type": "helper", "z": node["z"], "wires": []}
-        nodes.append(node)
-    return nodes + (extra or [])
-
-
-class Agent:
-    """Requests in, responses and infos out, over a FlowHarness on a fake clock."""
-
-    def __init__(self, harness: FlowHarness) -> None:
-        self.h = harness
-
-    def wait_retry(self, seconds: float = 1.0) -> None:
-        """Let the minimum retry interval pass (on the fake clock)."""
-        self.h.advance(seconds)
-
-    def request(self, path: str, body: Any = None, *, raw: bytes | None = None, token: str = "t1") -> dict[str, Any]:
-        payload = raw if raw is not None else json.dumps({"client_token": token, **(body or {})}).encode()
-        self.h.inject("flexapi-request", topic=f"{ROOT}/{path}", payload=payload)
-        return self.next(f"{ROOT}/{path}/resp")
-
-    def next(self, topic: str, timeout: float = 5.0) -> dict[str, Any]:
-        while True:
-            msg = self.h.one("flexapi-out", timeout)
-            if msg["topic"] == topic:
-                return msg["payload"]  # type: ignore[no-any-return]
-
-    def infos(self, group: str) -> list[dict[str, Any]]:
-        """The reports of ``group`` that reached ``flexapi out`` so far."""
-        return [m["payload"] for m in self.h.taken("flexapi-out") if m["topic"] == f"{ROOT}/{group}/info"]
-
-    def feed(self, values: dict[str, Any]) -> None:
-        self.h.inject("flexapi-values", topic="test", payload=values)
-        wait_until(lambda: all(self.store.get(k) == v for k, v in values.items()), what="values stored")
-
-    @property
-    def store(self) -> dict[str, Any]:
-        return self.h.runtime.nodes["flexapi-values"].latest  # type: ignore[attr-defined, no-any-return]
-
-
-def start_agent(state_dir: Path, device: DeviceConfig, extra: list[dict[str, Any]] | None = None) -> FlowHarness:
-    registry = NodeTypeRegistry()
-    registry.register("io source", FakeIoSource)
-    h = FlowHarness(state_dir=state_dir, device=device, registry=registry, clock=FakeClock())
-    h.deploy(agent_nodes(extra))
-    return h
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flowengine.errors import FlowConfigError
+from flowengine.errors import FlowConfigError, StateError
 from flowengine.message import Msg
 from flowengine.node import NodeConfig
 from nodes.flexapi import statefiles
 from nodes.flexapi.customdefs import Groups, describe, parse_group_set
 from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.group_node import no_fields
-from nodes.flexapi.groups import custom_key_ok
+from nodes.flexapi.groups import custom_key_check
 from nodes.flexapi.handler import FlexApiNode
 from nodes.flexapi.messages import request_of, values_of
 from nodes.flexapi.settings import build_view, parse_settings_change
@@ -92,15 +92,18 @@ class CustomGroupsNode(FlexApiNode[NodeConfig]):
         if group == "group" and op == "get":
             no_fields(body)
             return [describe(n, s) for n, s in self.groups.items()]
+        key_ok = custom_key_check(self.revision.params)
         if group == "group" and op == "set":
-            new, result = parse_group_set(body, self.groups)
+            new, result = parse_group_set(body, self.groups, key_ok)
             await self._commit(new)
             return result
+        if group == "group":
+            raise RequestError("not_support", f"group/{op}: custom groups are managed by group/set and group/get")
         if group not in self.groups or op not in ("set", "refresh"):
             raise RequestError("not_found", f"group: {group!r} does not exist")
         if op == "refresh":
             return self._refresh(group, body)
-        change = parse_settings_change(body, custom_key_ok, f"custom group {group}", report_ok=True)
+        change = parse_settings_change(body, key_ok, f"custom group {group}", report_ok=True)
         await self._commit({**self.groups, group: self.groups[group].applied(change)})
         return change
 
@@ -119,7 +122,17 @@ class CustomGroupsNode(FlexApiNode[NodeConfig]):
         try:
             await self.runtime.update_generated(GENERATOR, node_dicts(new))
         except FlowConfigError as exc:
-            await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(old))
-            raise invalid(f"settings: {exc.problems[0].message if exc.problems else exc}") from None
+            kept = await self._roll_back(old, new)
+            raise invalid(f"settings: {exc.problems[0].message if exc.problems else exc}{kept}") from None
         self.groups = new
         self.status("green", "dot", f"{len(new)} custom group(s)")
+
+    async def _roll_back(self, old: Groups, written: Groups) -> str:
+        """The graph kept the old groups: the file must say so too. When even that fails, say what the
+        next start will run (the answer must not hide it)."""
+        try:
+            await self.save(statefiles.CUSTOM_GROUPS, statefiles.custom_groups_json(old))
+        except StateError as exc:
+            self.log.error("custom groups file could not be rolled back (%s); the next start runs what it says", exc)
+            return f"; the saved custom groups could not be rolled back ({exc}): the next start runs {sorted(written)}"
+        return ""

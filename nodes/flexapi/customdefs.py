@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from nodes.flexapi.envelope import RequestError, invalid, json_kind
-from nodes.flexapi.groups import DEFAULT_INTERVAL, MAX_CUSTOM_GROUPS, custom_key_ok, custom_name_problem
+from nodes.flexapi.groups import DEFAULT_INTERVAL, MAX_CUSTOM_GROUPS, custom_key_ok, custom_name_problem, stored_key_ok
 from nodes.flexapi.report_rule import parse_report
-from nodes.flexapi.settings import Settings, check_interest, check_interval, parse_settings_change
+from nodes.flexapi.settings import KeyCheck, Settings, check_interest, check_interval, parse_settings_change
 
 Groups = dict[str, Settings]
 _ENTRY_FIELDS = ("group_name", "interval", "interest", "report")
@@ -21,7 +21,7 @@ def field_prefix(prefix: str) -> Iterator[None]:
     try:
         yield
     except RequestError as exc:
-        raise RequestError(exc.code, f"{prefix}{exc.desc}", exc.token) from None
+        raise RequestError(exc.condition, f"{prefix}{exc.desc}", exc.token) from None
 
 
 def describe(name: str, settings: Settings) -> dict[str, Any]:
@@ -29,8 +29,13 @@ def describe(name: str, settings: Settings) -> dict[str, Any]:
     return {"group_name": name, **settings.to_json()}
 
 
-def parse_group_set(body: Mapping[str, Any], groups: Mapping[str, Settings]) -> tuple[Groups, list[dict[str, Any]]]:
-    """Apply a ``group/set`` body to ``groups`` -> (new groups, result); raises on the first problem."""
+def parse_group_set(
+    body: Mapping[str, Any], groups: Mapping[str, Settings], key_ok: KeyCheck = custom_key_ok
+) -> tuple[Groups, list[dict[str, Any]]]:
+    """Apply a ``group/set`` body to ``groups`` -> (new groups, result); raises on the first problem.
+
+    ``key_ok`` says which interest keys the device's revision knows.
+    """
     for field in body:
         if field != "settings":
             raise invalid(f"{field}: unknown field (expected settings)")
@@ -43,9 +48,11 @@ def parse_group_set(body: Mapping[str, Any], groups: Mapping[str, Settings]) -> 
     for index, entry in enumerate(entries):
         with field_prefix(f"settings[{index}]."):
             name = _entry_name(entry, seen)
-            result.append(_apply_entry(entry, name, new))
+            result.append(_apply_entry(entry, name, new, key_ok))
     if len(new) > MAX_CUSTOM_GROUPS:
-        raise invalid(f"settings: would make {len(new)} custom groups, the limit is {MAX_CUSTOM_GROUPS}")
+        raise RequestError(
+            "over_group_num", f"settings: would make {len(new)} custom groups, the limit is {MAX_CUSTOM_GROUPS}"
+        )
     return new, result
 
 
@@ -67,7 +74,7 @@ def _entry_name(entry: Any, seen: set[str]) -> str:
     return str(name)
 
 
-def _apply_entry(entry: dict[str, Any], name: str, groups: Groups) -> dict[str, Any]:
+def _apply_entry(entry: dict[str, Any], name: str, groups: Groups, key_ok: KeyCheck) -> dict[str, Any]:
     if "interest" in entry and entry["interest"] is None:
         for field in ("interval", "report"):
             if field in entry:
@@ -78,24 +85,27 @@ def _apply_entry(entry: dict[str, Any], name: str, groups: Groups) -> dict[str, 
         return {"group_name": name, "interest": None}
     if name in groups:
         change = parse_settings_change(
-            {k: v for k, v in entry.items() if k != "group_name"}, custom_key_ok, name, report_ok=True
+            {k: v for k, v in entry.items() if k != "group_name"}, key_ok, name, report_ok=True
         )
         groups[name] = groups[name].applied(change)
     else:
-        groups[name] = _new_group(entry, name)
+        groups[name] = _new_group(entry, name, key_ok)
     return describe(name, groups[name])
 
 
-def _new_group(entry: dict[str, Any], name: str) -> Settings:
+def _new_group(entry: dict[str, Any], name: str, key_ok: KeyCheck) -> Settings:
     if "interest" not in entry:
         raise invalid(f"interest: required to create custom group {name!r}")
     interval = check_interval(entry["interval"]) if "interval" in entry else DEFAULT_INTERVAL
-    interest = check_interest(entry["interest"], custom_key_ok, f"custom group {name}")
+    interest = check_interest(entry["interest"], key_ok, f"custom group {name}")
     return Settings(interval, interest, parse_report(entry.get("report")))
 
 
 def parse_stored_groups(data: Any) -> Groups:
-    """Custom groups from a state or config file (a list of group/get entries); raises on any problem."""
+    """Custom groups from a state or config file (a list of group/get entries); raises on any problem.
+
+    Keys of any revision are accepted: state written under one revision stays loadable under the other.
+    """
     if not isinstance(data, list):
         raise invalid(f"custom_groups: must be an array, got {json_kind(data)}")
     groups: Groups = {}
@@ -104,7 +114,9 @@ def parse_stored_groups(data: Any) -> Groups:
             name = _entry_name(entry, set(groups))
             if not isinstance(entry.get("interest"), dict):
                 raise invalid("interest: must be an object")
-            groups[name] = _new_group({"interval": entry.get("interval", DEFAULT_INTERVAL), **entry}, name)
+            groups[name] = _new_group(
+                {"interval": entry.get("interval", DEFAULT_INTERVAL), **entry}, name, stored_key_ok
+            )
     if len(groups) > MAX_CUSTOM_GROUPS:
-        raise invalid(f"custom_groups: {len(groups)} groups, the limit is {MAX_CUSTOM_GROUPS}")
+        raise RequestError("over_group_num", f"custom_groups: {len(groups)} groups, the limit is {MAX_CUSTOM_GROUPS}")
     return groups

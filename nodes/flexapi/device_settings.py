@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,8 +14,11 @@ MOVED_TO_MQTT = ("offline_store", "offline_max_messages", "offline_max_bytes", "
 
 
 class FlexApiSettings(Section):
-    """Agent behaviour: Include Invalid Data of the reference, and the request size limit."""
+    """Agent behaviour: the FlexAPI revision, Include Invalid Data of the reference, the request size limit."""
 
+    revision: Literal["1.0.8", "1.0.9"] = Field(
+        default="1.0.8", description="FlexAPI revision the platform speaks (error codes, ul_ts, parameters)"
+    )
     include_invalid: bool = Field(default=False, description="send invalid values as null instead of leaving them out")
     request_max_bytes: int = Field(default=64 * 1024, ge=1024, description="largest request payload accepted")
 

@@ -21,16 +21,40 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 #: Longest ``error_desc``: field names and values echoed in descriptions are cut here.
 MAX_DESC_CHARS = 512
 
+#: The six error codes of 1.0.8 (2.1.2).
 ERROR_CODES = ("auth_failed", "invalid_parameter", "not_found", "device_busy", "device_error", "data_invalid")
+#: Conditions 1.0.9 gives codes of their own, each with the 1.0.8 code it is answered with there.
+PRECISE_CONDITIONS = {
+    "invalid_token": "invalid_parameter",
+    "data_empty": "data_invalid",
+    "over_group_num": "invalid_parameter",
+    "over_data_num": "invalid_parameter",
+    "find_same_key": "invalid_parameter",
+    "interval_invalid": "invalid_parameter",
+    "not_support": "not_found",
+}
+#: Every condition a request can end in: the 1.0.8 codes and the precise ones of 1.0.9.
+CONDITIONS = (*ERROR_CODES, *PRECISE_CONDITIONS)
+
+
+def legacy_code(condition: str) -> str:
+    """The 1.0.8 code of a condition (the six codes are their own)."""
+    return PRECISE_CONDITIONS.get(condition, condition)
 
 
 class RequestError(Exception):
-    """A request that gets an error response: one of the six codes and a description naming the field."""
+    """A request that gets an error response: the precise condition and a description naming the field.
 
-    def __init__(self, code: str, desc: str, token: str | None = None) -> None:
-        assert code in ERROR_CODES, code
-        super().__init__(f"{code}: {desc}")
-        self.code = code
+    ``condition`` is named once, where the problem is found (``find_same_key``,
+    ``interval_invalid``, ...); ``code`` is its 1.0.8 code. The API revision the
+    device speaks decides which of the two goes on the wire (``flexapi request``).
+    """
+
+    def __init__(self, condition: str, desc: str, token: str | None = None) -> None:
+        assert condition in CONDITIONS, condition
+        super().__init__(f"{condition}: {desc}")
+        self.condition = condition
+        self.code = legacy_code(condition)
         self.desc = desc
         self.token = token
 
@@ -55,7 +79,9 @@ def decode_request(data: bytes, max_bytes: int) -> tuple[str, dict[str, Any]]:
     token = None if id(obj) in checks.token_twice else token_of(body)
     body.pop("client_token", None)
     if token is None:
-        raise invalid(_token_problem(obj.get("client_token", _MISSING), id(obj) in checks.token_twice))
+        raise RequestError(
+            "invalid_token", _token_problem(obj.get("client_token", _MISSING), id(obj) in checks.token_twice)
+        )
     problem = checks.problem or _tree_problem(body)
     if problem:
         raise RequestError("invalid_parameter", problem, token)
@@ -206,8 +232,12 @@ def success(token: str | None, result: Any) -> dict[str, Any]:
 
 
 def failure(token: str | None, code: str, desc: str) -> dict[str, Any]:
-    """An error response: the token (when usable), ``error`` and ``error_desc`` (cut to a sane length)."""
-    assert code in ERROR_CODES, code
+    """An error response: the token (when usable), ``error`` and ``error_desc`` (cut to a sane length).
+
+    ``code`` may be a precise condition; ``flexapi request`` turns it into the code of
+    the device's API revision on the way out.
+    """
+    assert code in CONDITIONS, code
     if len(desc) > MAX_DESC_CHARS:
         desc = desc[: MAX_DESC_CHARS - 3] + "..."
     return {**({"client_token": token} if token is not None else {}), "error": code, "error_desc": desc}

@@ -106,13 +106,19 @@ class GroupBase(FlexApiNode[ConfigT]):
     # -- interest and alias -------------------------------------------------------------
 
     def default_keys(self) -> list[str]:
-        return self.group.keys()
+        return self.group.keys(self.revision.params)
+
+    def interest(self) -> dict[str, str]:
+        """The keys this group reports, with their aliases."""
+        return effective_interest(self.settings.interest, self.default_keys())
 
     def view(self) -> tuple[dict[str, Any], bool]:
-        """(payload, any valid value): the interest's keys, aliased, with their ``.ts`` stamps."""
-        interest = effective_interest(self.settings.interest, self.default_keys())
+        """(payload, any valid value): the interest's keys, aliased, with their ``.ts`` stamps,
+        and the upload stamp ``<group>.ul_ts`` where the revision has one."""
+        interest = self.interest()
         ts = ts_keys_for(interest, self.group.prefixes)
-        return build_view(interest, self.latest, self.include_invalid, ts)
+        payload, valid = build_view(interest, self.latest, self.include_invalid, ts)
+        return {**self.revision.upload_stamp(self.group.name, self.clock.time()), **payload}, valid
 
     # -- report -------------------------------------------------------------------------
 
@@ -143,13 +149,16 @@ class GroupBase(FlexApiNode[ConfigT]):
         if op == "refresh":
             return self.refresh(body)
         if op == "set" and self.group.timed:
+            key_ok = self.group.key_check(self.revision.params)
             smart = self.group.name in SMART_GROUPS
-            change = parse_settings_change(body, self.group.owns, f"group {self.group.name}", report_ok=smart)
+            change = parse_settings_change(body, key_ok, f"group {self.group.name}", report_ok=smart)
             return await self.apply_settings(change)
-        raise RequestError("not_found", f"{self.group.name}/{op}: the {self.group.name} group has no {op} request")
+        raise RequestError("not_support", f"{self.group.name}/{op}: the {self.group.name} group has no {op} request")
 
     def refresh(self, body: dict[str, Any]) -> dict[str, Any]:
         no_fields(body)
+        if not self.interest():
+            raise RequestError("data_empty", f"{self.group.name}: the group holds no keys")
         payload, valid = self.view()
         if not valid:
             raise RequestError("data_invalid", f"{self.group.name}: no valid value for any key of the interest")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from nodes.flexapi.params import PARAMS, canonical, is_userdata_key
+from nodes.flexapi.params import ALL_PARAMS, PARAMS, Param, canonical, is_userdata_key
 
 DEFAULT_INTERVAL = 10
 MAX_INTERVAL = 3600
@@ -28,19 +29,24 @@ class GroupDef:
     def timed(self) -> bool:
         return self.interval is not None
 
-    def keys(self) -> list[str]:
-        """Every parameter of the group except the ``.ts`` stamps, source by source in table order."""
-        return [k for prefix in self.prefixes for k, p in PARAMS.items() if p.prefix == prefix and not p.is_ts]
+    def keys(self, params: Mapping[str, Param] = PARAMS) -> list[str]:
+        """Every parameter of the group in ``params`` (a revision's table) except the ``.ts`` stamps,
+        source by source in table order."""
+        return [k for prefix in self.prefixes for k, p in params.items() if p.prefix == prefix and not p.is_ts]
 
     def ts_keys(self) -> list[str]:
         return [f"{p}.ts" for p in self.prefixes if f"{p}.ts" in PARAMS]
 
-    def owns(self, key: str) -> bool:
-        """True when ``key`` is a valid interest key of this group (decision 5)."""
+    def owns(self, key: str, params: Mapping[str, Param] = PARAMS) -> bool:
+        """True when ``key`` is a valid interest key of this group in ``params`` (decision 5)."""
         if self.name == "userdata":
             return is_userdata_key(key)
-        param = PARAMS.get(canonical(key))
+        param = params.get(canonical(key))
         return param is not None and param.prefix in self.prefixes
+
+    def key_check(self, params: Mapping[str, Param]) -> Callable[[str], bool]:
+        """:meth:`owns` for one revision's table."""
+        return lambda key: self.owns(key, params)
 
 
 GROUPS: dict[str, GroupDef] = {
@@ -66,6 +72,15 @@ RESERVED_NAMES = frozenset(GROUPS) | {"group"}
 def custom_key_ok(key: str) -> bool:
     """Custom groups may take any Appendix A parameter or ``userdata.*`` key (decision 6)."""
     return canonical(key) in PARAMS or is_userdata_key(key)
+
+
+def custom_key_check(params: Mapping[str, Param]) -> Callable[[str], bool]:
+    """:func:`custom_key_ok` for one revision's table."""
+    return lambda key: canonical(key) in params or is_userdata_key(key)
+
+
+#: What stored state may hold: keys of any revision (a device can switch revision and keep its state).
+stored_key_ok = custom_key_check(ALL_PARAMS)
 
 
 def custom_name_problem(name: object) -> str | None:

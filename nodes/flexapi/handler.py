@@ -18,6 +18,7 @@ from nodes.flexapi import statefiles
 from nodes.flexapi.device_settings import FlexApiSettings, flexapi_settings
 from nodes.flexapi.envelope import RequestError, failure, success
 from nodes.flexapi.messages import request_of, response_msg
+from nodes.flexapi.revision import ApiRevision, api_revision
 from nodes.flexapi.topics import info_topic, topic_root
 
 RESPONSES = 0
@@ -29,6 +30,11 @@ class FlexApiNode(Node[ConfigT]):
     @property
     def settings_section(self) -> FlexApiSettings:
         return flexapi_settings(self.runtime.services.device)
+
+    @property
+    def revision(self) -> ApiRevision:
+        """The FlexAPI revision the device speaks (``[flexapi] revision``)."""
+        return api_revision(self.runtime.services.device)
 
     @property
     def root(self) -> str:
@@ -57,7 +63,7 @@ class FlexApiNode(Node[ConfigT]):
         try:
             body = success(token, await self.handle(request, msg.get("payload") or {}))
         except RequestError as exc:
-            body = failure(token, exc.code, exc.desc)
+            body = failure(token, exc.condition, exc.desc)
         except StateError as exc:
             body = failure(token, "device_error", f"state: {exc}")
         except Exception as exc:

@@ -1,7 +1,10 @@
-"""Every Appendix A parameter as one table: key, JSON type, range, unit, description.
+"""Every Appendix A parameter as one table: key, JSON type, range, unit, description, revisions.
 
 The single source for request validation, payload typing, the generated topic
-reference and the check of simulated source values.
+reference and the check of simulated source values. A parameter belongs to the
+API revisions that define it (``revisions``); :func:`params_for` gives one
+revision's table, :data:`PARAMS` is 1.0.8's and :data:`ALL_PARAMS` every key of any
+revision (what the values node accepts from a source).
 """
 
 from __future__ import annotations
@@ -22,9 +25,15 @@ JSON_TYPES = {
 }
 
 
+#: The FlexAPI revisions the agent speaks, oldest first.
+REVISIONS = ("1.0.8", "1.0.9")
+ONLY_109 = ("1.0.9",)
+ONLY_108 = ("1.0.8",)
+
+
 @dataclass(frozen=True)
 class Param:
-    """One Appendix A parameter."""
+    """One Appendix A parameter, in the revisions that define it."""
 
     key: str
     type: str
@@ -35,6 +44,7 @@ class Param:
     choices: tuple[Any, ...] = ()
     note: str = ""
     example: Any = None
+    revisions: tuple[str, ...] = REVISIONS
 
     @property
     def prefix(self) -> str:
@@ -123,6 +133,15 @@ GNSS = [
     _p("gnss.num_sv", "int", "number of satellites used", "", (0, 12), example=7),
     Param("gnss.date", "string", "date", note="format: yy-mm-dd", example="2020-4-17"),
     Param("gnss.time", "string", "time", note="format: hh:mm:ss", example="10:16:21"),
+    Param(
+        "gnss.type",
+        "string",
+        "satellite systems in use",
+        choices=("Beidou", "GPS+Beidou", "GPS+Glonass", "GPS+Galileo"),
+        example="GPS+Beidou",
+        revisions=ONLY_109,
+    ),
+    _p("gnss.acc_heading", "float", "heading accuracy estimate", "deg", (0, 360.0), example=0.5, revisions=ONLY_109),
 ]
 
 MOTION = [
@@ -164,6 +183,16 @@ IO = [
     *(_p(f"io.AI{n}", "float", f"Analog Input {n}", "V", (0, 36.0), example=12.0) for n in range(1, 7)),
     *(p for n in range(1, 7) for p in _digital("DI", "Input", n)),
     *(p for n in range(1, 5) for p in _digital("DO", "Output", n)),
+    _p("io.power_input", "float", "supply voltage", "V", (0, 36.0), example=12.6, revisions=ONLY_109),
+    Param(
+        "io.igt_status",
+        "int",
+        "ignition status",
+        choices=_STATUS01,
+        note="0: off, 1: on",
+        example=1,
+        revisions=ONLY_109,
+    ),
 ]
 
 _MONITORS = {
@@ -229,8 +258,37 @@ OBD = [
         Param(f"obd.{k}", "int", d, choices=_STATUS01, note="0: not completed, 1: completed", example=1)
         for k, d in _MONITORS.items()
     ),
-    Param("obd.brake_prim_press", "float", "Brake Primary Pressure", "kPa", note="unavailable", example=600.0),
-    Param("obd.brake_sec_press", "float", "Brake Secondary Pressure", "kPa", note="unavailable", example=600.0),
+    Param(
+        "obd.brake_prim_press",
+        "float",
+        "Brake Primary Pressure",
+        "kPa",
+        note="unavailable",
+        example=600.0,
+        revisions=ONLY_108,
+    ),
+    Param(
+        "obd.brake_sec_press",
+        "float",
+        "Brake Secondary Pressure",
+        "kPa",
+        note="unavailable",
+        example=600.0,
+        revisions=ONLY_108,
+    ),
+    Param(
+        "obd.status",
+        "string",
+        "connection to the vehicle bus",
+        choices=("Disconnected", "Connecting", "Connected"),
+        example="Connected",
+        revisions=ONLY_109,
+    ),
+    Param(
+        "obd.protocol", "string", "vehicle protocol", choices=("OBD-II", "J1939"), example="OBD-II", revisions=ONLY_109
+    ),
+    Param("obd.bitrate", "int", "CAN bit rate", "bit/s", choices=(250000, 500000), example=500000, revisions=ONLY_109),
+    Param("obd.iftype", "string", "vehicle bus interface", choices=("CAN",), example="CAN", revisions=ONLY_109),
 ]
 
 MODEM = [
@@ -251,8 +309,24 @@ MODEM = [
     ),
     Param("modem1.operator", "string", "operator", example="46001"),
     Param(
-        "modem1.network", "number", "network type", choices=(0, 1, 2, 3), note="0: NA, 1: 2G, 2: 3G, 3: 4G", example=3
+        "modem1.network",
+        "number",
+        "network type",
+        choices=(0, 1, 2, 3),
+        note="0: NA, 1: 2G, 2: 3G, 3: 4G",
+        example=3,
+        revisions=ONLY_108,
     ),
+    Param(
+        "modem1.network",
+        "number",
+        "network type",
+        choices=(0, 1, 2, 3, 4),
+        note="0: NA, 1: 2G, 2: 3G, 3: 4G, 4: 5G",
+        example=4,
+        revisions=ONLY_109,
+    ),
+    Param("modem1.submode", "string", "5G mode", choices=("SA", "NSA"), example="NSA", revisions=ONLY_109),
     Param("modem1.lac", "string", "LAC", note="hexadecimal", example="EA00"),
     Param("modem1.cell_id", "string", "Cell ID", note="hexadecimal", example="71CF520"),
     Param("modem1.rssi", "number", "RSSI (Received Signal Strength Indication)", "dBm", example=-65),
@@ -300,6 +374,13 @@ SYSINFO = [
     Param("sysinfo.lan_mac", "string", "MAC address of bridge1 (as on the device label)", example="00:18:05:10:99:66"),
     Param("sysinfo.wlan_mac", "string", "MAC address of 2G WiFi", example="00:18:05:10:99:03"),
     Param("sysinfo.wlan_5g_mac", "string", "MAC address of 5G WiFi", example="00:18:05:10:99:04"),
+    Param(
+        "sysinfo.power_management_version",
+        "string",
+        "firmware version of the power board",
+        example="VG710-5G-Ga-GD.V2.2.0",
+        revisions=ONLY_109,
+    ),
 ]
 
 _WIFI_NOTE = "0: AP, 1: STA, -1: N/A (status only)"
@@ -361,7 +442,18 @@ ONE_WIRE = [
     ),
 ]
 
-PARAMS: dict[str, Param] = {p.key: p for p in (*GNSS, *MOTION, *IO, *OBD, *MODEM, *CELLULAR, *SYSINFO, *APP, *ONE_WIRE)}
+_TABLE = (*GNSS, *MOTION, *IO, *OBD, *MODEM, *CELLULAR, *SYSINFO, *APP, *ONE_WIRE)
+
+
+def params_for(revision: str) -> dict[str, Param]:
+    """The parameter table of one API revision, in table order."""
+    return {p.key: p for p in _TABLE if revision in p.revisions}
+
+
+#: The 1.0.8 table (Appendix A of the reference).
+PARAMS: dict[str, Param] = params_for("1.0.8")
+#: Every key of any revision, with its latest definition (in table order).
+ALL_PARAMS: dict[str, Param] = {p.key: p for p in _TABLE}
 
 #: User data keys: ``userdata.<name>`` (decision 8).
 USERDATA_KEY = re.compile(r"userdata\.[A-Za-z0-9_.\-]{1,64}")
@@ -376,8 +468,8 @@ def canonical(key: str) -> str:
 
 
 def lookup(key: str) -> Param | None:
-    """The parameter for ``key`` (alias spellings accepted), or None."""
-    return PARAMS.get(canonical(key))
+    """The parameter for ``key`` in any revision (alias spellings accepted), or None."""
+    return ALL_PARAMS.get(canonical(key))
 
 
 def is_userdata_key(key: str) -> bool:

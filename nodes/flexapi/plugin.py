@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine.config import DeviceConfig
+from flowengine.errors import FlowConfigError
 from flowengine.plugins import NodeObjects, Plugin
 from flowengine.runtime import Runtime
 from nodes.flexapi.device_settings import SECTION, FlexApiSettings
@@ -49,12 +50,18 @@ class FlexApiPlugin(Plugin):
             default=None,
             help="send invalid values as null instead of leaving them out (FlexAPI's Include Invalid Data)",
         )
+        run.add_argument(
+            "--api-revision",
+            choices=["1.0.8", "1.0.9"],
+            help="FlexAPI revision the platform speaks (default 1.0.8; 1.0.9 adds ul_ts, precise error codes, "
+            "new parameters)",
+        )
 
     def run_overrides(self, args: argparse.Namespace) -> Mapping[str, Any]:
-        return {f"{SECTION}.include_invalid": args.include_invalid}
+        return {f"{SECTION}.include_invalid": args.include_invalid, f"{SECTION}.revision": args.api_revision}
 
     def started(self, runtime: Runtime, device: DeviceConfig) -> None:
-        """One line: the topic root and every group with its interval."""
+        """One line: the revision, the topic root and every group with its interval."""
         from nodes.flexapi.custom_group_node import CustomGroupNode
         from nodes.flexapi.group_node import GroupBase
         from nodes.flexapi.topics import topic_root
@@ -69,4 +76,24 @@ class FlexApiPlugin(Plugin):
             if isinstance(node, CustomGroupNode)
         ]
         root = topic_root(device.mqtt.client_id, device.mqtt.topic_prefix)
-        log.info("FlexAPI agent on %s/..., groups: %s", root, ", ".join(groups) or "none")
+        revision = device.section(SECTION, FlexApiSettings).revision
+        log.info("FlexAPI %s agent on %s/..., groups: %s", revision, root, ", ".join(groups) or "none")
+
+    async def control(self, runtime: Runtime, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``config-changed`` (``flowengine config import`` / ``restore-defaults``): restart the nodes that
+        read the configuration's state files and regenerate the custom groups, all or nothing."""
+        if request.get("action") != "config-changed":
+            return {"ok": False, "error": f"unknown action {request.get('action')!r}"}
+        from nodes.flexapi import configfile, custom_groups
+
+        readers = configfile.reader_types()
+        ids = sorted(node.id for node in runtime.nodes.values() if node.type_name in readers)
+        try:
+            await runtime.restart(ids)
+            if runtime.state_dir is not None and ids:
+                await runtime.update_generated(
+                    custom_groups.GENERATOR, custom_groups.generated_nodes(runtime.state_dir)
+                )
+        except FlowConfigError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "restarted": ids}

@@ -5,7 +5,10 @@ then the last: the answers, to ``flexapi out``. Handlers wire their answers back
 into this node, which settles the retry limit and passes each answer on; it
 answers itself what goes no further (malformed, busy, no route) and what a
 handler leaves unanswered for ``answer_timeout`` seconds. Every request gets
-exactly one answer.
+exactly one answer, with the error code of the device's API revision (handlers
+name precise conditions; 1.0.8 answers them with its six codes). Request topics
+a user ``mqtt in`` took on the device link and the agent does not serve are
+left to that flow (:mod:`nodes.flexapi.handover`).
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from flowengine.clock import Timer
+from flowengine.errors import Problem
+from flowengine.graph import Graph
 from flowengine.logthrottle import LogThrottle
 from flowengine.message import Msg
 from flowengine.node import NodeConfig
+from nodes.flexapi import handover
 from nodes.flexapi.device_settings import flexapi_settings
 from nodes.flexapi.envelope import RequestError, decode_request, failure
 from nodes.flexapi.handler import FlexApiNode
 from nodes.flexapi.messages import KEY, is_response, response_msg
 from nodes.flexapi.ratelimit import RetryLimiter
 from nodes.flexapi.routes import Pattern, parse_route, route_for
-from nodes.flexapi.topics import parse_request_topic, retry_interval
+from nodes.flexapi.topics import parse_request_topic, retry_interval, retry_key, topic_root
 
 #: Requests that may wait for this node; beyond, new ones are answered device_busy at once.
 REQUEST_QUEUE_LIMIT = 1000
@@ -93,11 +99,31 @@ class RequestNode(FlexApiNode[RequestConfig]):
         self._ids = itertools.count(1)
         self._waiting: dict[int, _Waiting] = {}
         self._log = LogThrottle(self.log)
+        self._taken: list[str] = []
+        self._served: set[tuple[str, str]] = set()
 
     @classmethod
     def output_count(cls, config: NodeConfig) -> int:
         assert isinstance(config, RequestConfig)
         return len(config.routes) + 1
+
+    @classmethod
+    def check_graph(cls, graph: Graph, node_id: str, device: Any) -> list[Problem]:
+        """User ``mqtt in`` nodes on the device link that take request topics: served ones are errors."""
+        config = graph.configs[node_id]
+        if device is None or not isinstance(config, RequestConfig):
+            return []
+        root = topic_root(device.mqtt.client_id, device.mqtt.topic_prefix)
+        return handover.check(graph, root, [parse_route(r) for r in config.routes], node_id)
+
+    def on_deployed(self, started: set[str]) -> None:
+        """Learn which request topics user flows took (the graph may have changed)."""
+        graph = self.runtime.graph
+        taken = [t.topic_filter for t in handover.taken_filters(graph)]
+        self._served = handover.routed(handover.served_requests(handover.custom_group_names(graph)), self.table)
+        if taken != self._taken and taken:
+            self.log.info("request topics %s are left to the user flows that subscribe them", ", ".join(taken))
+        self._taken = taken
 
     @property
     def answers_port(self) -> int:
@@ -131,12 +157,15 @@ class RequestNode(FlexApiNode[RequestConfig]):
             self._log.warning("topic", "ignored a message on %r: not a FlexAPI request topic", topic[:200])
             return
         group, op = parsed
+        if self._taken and handover.left_to_user(topic, parsed, self._taken, self._served):
+            trace.debug("request %s left to the user flow that subscribes it", topic)
+            return
         request: dict[str, Any] = {"topic": topic, "group": group, "op": op, "token": None}
         try:
             admit(request)
         except RequestError as exc:
             request["token"] = exc.token
-            self._send_answer(response_msg(request, failure(exc.token, exc.code, exc.desc)))
+            self._send_answer(response_msg(request, failure(exc.token, exc.condition, exc.desc)))
 
     def _busy(self, msg: Msg, request: dict[str, Any]) -> None:
         token: str | None
@@ -157,7 +186,7 @@ class RequestNode(FlexApiNode[RequestConfig]):
         port = route_for(self.table, group, op)
         if port is None:
             raise RequestError("not_found", f"group: {group!r} has no {op} request", token)
-        ticket = self.limiter.admit(request["topic"], retry_interval(group, op))
+        ticket = self.limiter.admit(retry_key(request["topic"], group, op), retry_interval(group, op))
         if ticket is None:
             wait = retry_interval(group, op)
             raise RequestError("device_busy", f"{group}/{op}: retry after the minimum interval of {wait:g} s", token)
@@ -193,12 +222,22 @@ class RequestNode(FlexApiNode[RequestConfig]):
         self._send_answer(response_msg(request, failure(request.get("token"), "device_error", desc)))
 
     def _send_answer(self, answer: Msg, latency: float | None = None) -> None:
+        answer = self._in_revision(answer)
         if trace.isEnabledFor(logging.DEBUG):
             body = answer.get("payload") or {}
             outcome = "result" if "result" in body else body.get("error")
             took = f" in {latency * 1000:.1f} ms" if latency is not None else ""
             trace.debug("answer %s token=%r %s%s", answer.get("topic"), body.get("client_token"), outcome, took)
         self.send(answer, self.answers_port)
+
+    def _in_revision(self, answer: Msg) -> Msg:
+        """The answer with the error code of the device's revision (handlers name the precise condition)."""
+        body = answer.get("payload")
+        if isinstance(body, dict) and "error" in body:
+            code = self.revision.wire_code(str(body["error"]))
+            if code != body["error"]:
+                return {**answer, "payload": {**body, "error": code}}
+        return answer
 
     async def on_close(self) -> None:
         for waiting in self._waiting.values():

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nodes.flexapi.envelope import invalid, json_kind
+from nodes.flexapi.envelope import RequestError, invalid, json_kind
 from nodes.flexapi.groups import MAX_ALIAS_BYTES, MAX_INTERVAL, MAX_ITEMS
-from nodes.flexapi.params import PARAMS, canonical, is_userdata_key
+from nodes.flexapi.params import ALL_PARAMS, canonical, is_userdata_key
 from nodes.flexapi.report_rule import Report, parse_report
 
 KeyCheck = Callable[[str], bool]
@@ -42,9 +42,9 @@ class Settings:
 def check_interval(value: Any, field: str = "interval") -> int:
     """An upload interval: integer seconds 0..3600 (0 disables the timer)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(f"{field}: must be an integer, got {json_kind(value)}")
+        raise RequestError("interval_invalid", f"{field}: must be an integer, got {json_kind(value)}")
     if not 0 <= value <= MAX_INTERVAL:
-        raise invalid(f"{field}: {value} is outside 0..{MAX_INTERVAL}")
+        raise RequestError("interval_invalid", f"{field}: {value} is outside 0..{MAX_INTERVAL}")
     return value
 
 
@@ -52,8 +52,10 @@ def check_interest(value: Any, key_ok: KeyCheck, owner: str, field: str = "inter
     """An interest object ``{key: alias}``: 1..256 keys valid for ``owner``, string aliases, no clashes."""
     if not isinstance(value, dict):
         raise invalid(f"{field}: must be an object of key: alias, got {json_kind(value)}")
-    if not 1 <= len(value) <= MAX_ITEMS:
-        raise invalid(f"{field}: must hold 1..{MAX_ITEMS} keys, got {len(value)}")
+    if not value:
+        raise invalid(f"{field}: must hold 1..{MAX_ITEMS} keys, got 0")
+    if len(value) > MAX_ITEMS:
+        raise RequestError("over_data_num", f"{field}: must hold 1..{MAX_ITEMS} keys, got {len(value)}")
     reported: dict[str, str] = {}
     for key, alias in value.items():
         if not key_ok(key):
@@ -74,8 +76,9 @@ def check_interest(value: Any, key_ok: KeyCheck, owner: str, field: str = "inter
 
 
 def names_a_parameter(name: str) -> bool:
-    """True for a parameter key, a ``.ts``/``.ul_ts`` stamp or a userdata key: no alias may take such a name."""
-    return canonical(name) in PARAMS or is_userdata_key(name) or name.endswith((".ts", ".ul_ts"))
+    """True for a parameter key (of any revision), a ``.ts``/``.ul_ts`` stamp or a userdata key:
+    no alias may take such a name."""
+    return canonical(name) in ALL_PARAMS or is_userdata_key(name) or name.endswith((".ts", ".ul_ts"))
 
 
 def parse_settings_change(
@@ -105,8 +108,8 @@ def effective_interest(interest: Mapping[str, str] | None, default_keys: Iterabl
 
 def ts_keys_for(interest: Mapping[str, str], prefixes: Iterable[str]) -> list[str]:
     """The ``<source>.ts`` stamps a reserved group adds: one per source its interest draws on (decision 5)."""
-    used = {PARAMS[canonical(k)].prefix for k in interest if canonical(k) in PARAMS}
-    return [f"{p}.ts" for p in prefixes if p in used and f"{p}.ts" in PARAMS and f"{p}.ts" not in interest]
+    used = {ALL_PARAMS[canonical(k)].prefix for k in interest if canonical(k) in ALL_PARAMS}
+    return [f"{p}.ts" for p in prefixes if p in used and f"{p}.ts" in ALL_PARAMS and f"{p}.ts" not in interest]
 
 
 def build_view(

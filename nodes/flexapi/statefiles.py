@@ -17,6 +17,7 @@ from nodes.flexapi.control import WIFI_KEYS
 from nodes.flexapi.customdefs import Groups, describe, parse_stored_groups
 from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.groups import GroupDef
+from nodes.flexapi.params import ALL_PARAMS
 from nodes.flexapi.report_rule import SMART_GROUPS, parse_report
 from nodes.flexapi.settings import Settings, check_interest, check_interval
 from nodes.flexapi.userdata_ops import parse_stored_values
@@ -52,13 +53,16 @@ def remove(state_dir: Path, name: str) -> None:
 
 
 def parse_group_settings(data: Any, group: GroupDef) -> Settings:
-    """Reserved group settings from a state or config file; raises on any problem."""
+    """Reserved group settings from a state or config file; raises on any problem.
+
+    Interest keys of any revision are accepted: state outlives a change of revision.
+    """
     if not isinstance(data, dict):
         raise invalid(f"{group.name}: must be an object")
     interval = check_interval(data.get("interval", group.interval), f"{group.name}.interval")
     interest = data.get("interest")
     if interest is not None:
-        interest = check_interest(interest, group.owns, group.name, f"{group.name}.interest")
+        interest = check_interest(interest, group.key_check(ALL_PARAMS), group.name, f"{group.name}.interest")
     if "report" in data and group.name not in SMART_GROUPS:
         raise invalid(f"{group.name}.report: smart reporting is for summary and custom groups")
     return Settings(interval, interest, parse_report(data.get("report"), f"{group.name}.report"))

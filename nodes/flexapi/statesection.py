@@ -42,7 +42,7 @@ class StateSection(Generic[T]):
             log.error("STATE FILE INVALID: %s: %s; using defaults", self.file, exc.desc)
             return self.default()
 
-    def export(self, state_dir: Path) -> Any:
+    def export(self, state_dir: Path | None) -> Any:
         return self.to_json(self.load(state_dir))
 
     def parse_in_config(self, config: dict[str, Any]) -> T:

@@ -19,7 +19,14 @@ def request_filters(root: str) -> list[str]:
     ``+/set`` and ``+/refresh`` are needed so a request for a group that does not
     exist still gets its ``not_found`` answer; response topics (``.../resp``) never match.
     """
-    return [f"{root}/+/set", f"{root}/+/refresh", f"{root}/group/get", f"{root}/io/control", f"{root}/app/control"]
+    return [
+        f"{root}/+/set",
+        f"{root}/+/refresh",
+        f"{root}/group/get",
+        f"{root}/io/control",
+        f"{root}/io/toggle",
+        f"{root}/app/control",
+    ]
 
 
 def parse_request_topic(root: str, topic: str) -> tuple[str, str] | None:
@@ -33,8 +40,18 @@ def parse_request_topic(root: str, topic: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
+#: The requests that drive the digital outputs: they share one minimum retry interval.
+OUTPUT_REQUESTS = (("io", "control"), ("io", "toggle"))
+
+
 def retry_interval(group: str, op: str) -> float:
-    return CONTROL_RETRY_INTERVAL if (group, op) == ("io", "control") else RETRY_INTERVAL
+    return CONTROL_RETRY_INTERVAL if (group, op) in OUTPUT_REQUESTS else RETRY_INTERVAL
+
+
+def retry_key(topic: str, group: str, op: str) -> str:
+    """What a minimum retry interval counts per: the topic, except that ``io/control`` and
+    ``io/toggle`` share one (both drive the same outputs, and a pulse is a control)."""
+    return topic.removesuffix("/toggle") + "/control" if (group, op) == ("io", "toggle") else topic
 
 
 def info_topic(root: str, group: str) -> str:

@@ -45,7 +45,7 @@ def apply_operation(op: str, data: Any, values: Mapping[str, Any]) -> tuple[dict
         else:
             new[key] = _check_value(op, key, value)
     if len(new) > MAX_ITEMS:
-        raise invalid(f"{op}: would hold {len(new)} user data keys, the limit is {MAX_ITEMS}")
+        raise RequestError("over_data_num", f"{op}: would hold {len(new)} user data keys, the limit is {MAX_ITEMS}")
     return new, {_DONE[op]: dict(data)}
 
 
@@ -53,7 +53,7 @@ def _check_key(op: str, key: str, values: Mapping[str, Any]) -> None:
     if not is_userdata_key(key):
         raise invalid(f"{op}.{key}: keys are userdata.<name> (1-64 letters, digits, '_', '-', '.')")
     if op == "insert" and key in values:
-        raise invalid(f"{op}.{key}: already exists (use update)")
+        raise RequestError("find_same_key", f"{op}.{key}: already exists (use update)")
     if op != "insert" and key not in values:
         raise RequestError("not_found", f"{op}.{key}: no such user data key")
 

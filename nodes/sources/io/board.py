@@ -20,7 +20,7 @@ from gpiozero import Device, DigitalInputDevice, DigitalOutputDevice
 from flowengine.errors import DeviceIOError
 from nodes.sources.io.settings import FULL_SCALE_V, MAX_AI, MAX_DI, MAX_DO, IoSettings
 
-#: (output number 1..4, "value" or "pullup") -> 0/1
+#: (output number 1..4, "value" or "pullup"; or input number 1..6, "input_pullup") -> 0/1
 OutputKey = tuple[int, str]
 
 
@@ -66,7 +66,12 @@ class IoBoard:
 
     def _open(self, factory: Any, outputs: dict[OutputKey, int]) -> None:
         s = self.settings
-        self.inputs = [self._add(DigitalInputDevice, d.pin, pull_up=d.pullup, pin_factory=factory) for d in s.di]
+        self.inputs = [
+            self._add(
+                DigitalInputDevice, d.pin, pull_up=bool(outputs.get((n, "input_pullup"), d.pullup)), pin_factory=factory
+            )
+            for n, d in enumerate(s.di, 1)
+        ]
         self.outputs = [
             self._add(DigitalOutputDevice, d.pin, initial_value=bool(outputs[(n, "value")]), pin_factory=factory)
             for n, d in enumerate(s.do, 1)
@@ -96,7 +101,7 @@ class IoBoard:
             for n in range(1, MAX_DI + 1):
                 pin = self.settings.di[n - 1] if n <= len(self.inputs) else None
                 values[f"io.DI{n}"] = int(bool(self.inputs[n - 1].pin.state)) if pin else None
-                values[f"io.DI{n}_pullup"] = int(pin.pullup) if pin else None
+                values[f"io.DI{n}_pullup"] = int(self.inputs[n - 1].pin.pull == "up") if pin else None
             for n in range(1, MAX_DO + 1):
                 values[f"io.DO{n}"] = int(self.outputs[n - 1].value) if n <= len(self.outputs) else None
                 values[f"io.DO{n}_pullup"] = self._pullup_state(n)
@@ -118,15 +123,23 @@ class IoBoard:
         return int(device.value) if device is not None else self.settings.do[n - 1].initial_pullup
 
     def apply(self, changes: dict[OutputKey, int]) -> None:
-        """Drive outputs; raises DeviceIOError for outputs or pull-up enables the board lacks."""
+        """Drive outputs and input pull-ups; raises DeviceIOError for ones the board lacks."""
         with self.lock, hardware("setting outputs"):
             for (n, kind), value in sorted(changes.items()):
+                if kind == "input_pullup":
+                    self._pull_input(n, value)
+                    continue
                 devices = self.outputs if kind == "value" else self.pullups
                 device = devices[n - 1] if n <= len(devices) else None
                 if device is None:
                     suffix = "" if kind == "value" else "_pullup"
                     raise DeviceIOError(f"io.DO{n}{suffix}: no such output on this board")
                 device.value = value
+
+    def _pull_input(self, n: int, up: int) -> None:
+        if n > len(self.inputs):
+            raise DeviceIOError(f"io.DI{n}_pullup: no such input on this board")
+        self.inputs[n - 1].pin.pull = "up" if up else "down"
 
     def close(self) -> None:
         with self.lock:
@@ -140,20 +153,27 @@ class IoBoard:
 
 
 _OUTPUT_KEY = re.compile(r"io\.D[O0]([1-4])(_pullup)?")
+_INPUT_PULLUP_KEY = re.compile(r"io\.DI([1-6])_pullup")
 
 
 def output_changes(values: dict[str, Any]) -> dict[OutputKey, int]:
-    """``{"io.DO1": 1, "io.DO2_pullup": 0}`` -> ``{(1, "value"): 1, (2, "pullup"): 0}``.
+    """``{"io.DO1": 1, "io.DO2_pullup": 0, "io.DI3_pullup": 1}`` ->
+    ``{(1, "value"): 1, (2, "pullup"): 0, (3, "input_pullup"): 1}``.
 
     Accepts the reference's ``io.D0{n}`` spelling as an alias; raises ValueError
-    naming the key for anything that is not an output or not 0/1.
+    naming the key for anything that is not an output, an input pull-up, or not 0/1.
     """
     changes: dict[OutputKey, int] = {}
     for key, value in values.items():
         match = _OUTPUT_KEY.fullmatch(key)
-        if match is None:
-            raise ValueError(f"{key}: not an output (io.DO1..4, io.DO1_pullup..4)")
+        pullup = _INPUT_PULLUP_KEY.fullmatch(key)
+        if match is None and pullup is None:
+            raise ValueError(f"{key}: not an output (io.DO1..4, io.DO1_pullup..4, io.DI1_pullup..6)")
         if value not in (0, 1) or isinstance(value, float):
             raise ValueError(f"{key}: must be 0 or 1, got {value!r}")
-        changes[(int(match[1]), "pullup" if match[2] else "value")] = int(value)
+        if pullup is not None:
+            changes[(int(pullup[1]), "input_pullup")] = int(value)
+        else:
+            assert match is not None
+            changes[(int(match[1]), "pullup" if match[2] else "value")] = int(value)
     return changes
