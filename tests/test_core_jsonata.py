@@ -204,3 +204,21 @@ def test_inject_legacy_jsonata_payload(harness: FlowHarness) -> None:
     )
     harness.inject("i")
     assert harness.one("out")["payload"] is True
+
+
+def test_a_dropped_expression_frees_its_engine_object() -> None:
+    """A flow redeployed for months must not keep every expression it ever compiled."""
+    import gc
+
+    from nodes.core.jsonata import _ENGINE
+
+    def settled() -> int:
+        gc.collect()
+        _ENGINE.call(lambda: None)  # frees are queued on the engine thread: wait for them
+        return len(_ENGINE.objects)
+
+    before = settled()
+    expressions = [compile_jsonata(f"payload.a + {n}") for n in range(20)]
+    assert len(_ENGINE.objects) == before + 20
+    del expressions
+    assert settled() == before

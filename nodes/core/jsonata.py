@@ -169,14 +169,22 @@ def evaluate_in_worker(args: tuple[Any, ...], call: Callable[..., Any]) -> str |
     return compiled.run(data, bindings, callbacks, millis)
 
 
+class _Evaluation:
+    """The callbacks and the instant of the evaluation in progress, read by the registered functions."""
+
+    def __init__(self) -> None:
+        self.callbacks: Mapping[str, Callable[..., Any]] = {}
+        self.millis = 0
+
+
 class _Compiled:
     """The engine's compiled expression with Node-RED's functions registered once; they read
     the callbacks and the instant of the evaluation in progress. Lives on the engine thread."""
 
     def __init__(self, source: str) -> None:
-        self.callbacks: Mapping[str, Callable[..., Any]] = {}
-        self.millis = 0
+        self.now = _Evaluation()
         self.key = _ENGINE.call(self._make, source)
+        self._engine = _ENGINE  # kept: __del__ may run while the module is being torn down
 
     def _make(self, source: str) -> int:
         try:
@@ -184,16 +192,17 @@ class _Compiled:
         except ValueError as exc:
             raise ExpressionError(f"invalid JSONata expression: {_message(str(exc))}") from None
         expression = _ENGINE.objects[key]
+        now = self.now  # the functions hold this, never self: self must be freed when dropped
         for name in CALLBACKS:
-            expression.register(name, lambda *a, _name=name: self.callbacks[_name](*a))
+            expression.register(name, lambda *a, _name=name: now.callbacks[_name](*a))
         expression.register("clone", clone)
-        expression.register_override("millis", lambda: self.millis)
-        expression.register_override("now", lambda picture=None, zone=None: _now(self.millis, picture, zone))
+        expression.register_override("millis", lambda: now.millis)
+        expression.register_override("now", lambda picture=None, zone=None: _now(now.millis, picture, zone))
         return key
 
     def __del__(self) -> None:
-        if hasattr(self, "key"):
-            _ENGINE.free(self.key)
+        if hasattr(self, "_engine"):
+            self._engine.free(self.key)
 
     def run(
         self, data: str, bindings: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]], millis: int
@@ -204,7 +213,7 @@ class _Compiled:
     def _run(
         self, data: str, bindings: dict[str, Any], callbacks: Mapping[str, Callable[..., Any]], millis: int
     ) -> str | None:
-        self.callbacks, self.millis = callbacks, millis
+        self.now.callbacks, self.now.millis = callbacks, millis
         try:
             result: str | None = _ENGINE.objects[self.key].evaluate_json_or_none(
                 data, bindings or None, timeout=TIMEOUT_MS, max_sequence_length=MAX_SEQUENCE
