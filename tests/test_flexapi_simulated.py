@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from params109 import ALL_PARAMS as PARAMS
+
 from flowengine.config import DeviceConfig
 from flowengine.testing import FlowHarness
-from nodes.flexapi.params import PARAMS, conforms
+from nodes.flexapi.params import conforms
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
 

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from params109 import ALL_PARAMS as PARAMS  # the 1.0.8 table with the 1.0.9 parameters (gnss.type, obd.status, ...)
 
 from flowengine.config import DeviceConfig
 from flowengine.testing import FlowHarness
-from nodes.flexapi.params import PARAMS, conforms
+from nodes.flexapi.params import conforms
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
 

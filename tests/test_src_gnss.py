@@ -35,6 +35,8 @@ def test_full_epoch_gives_every_gnss_parameter() -> None:
         "gnss.num_sv": 8,
         "gnss.date": "1994-3-23",
         "gnss.time": "12:35:19",
+        "gnss.type": None,  # GPS alone: the reference has no name for it
+        "gnss.acc_heading": 0.45,  # atan(HDOP 0.9 * 0.1 m/s / 11.52 m/s)
     }
 
 
