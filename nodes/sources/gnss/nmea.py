@@ -16,10 +16,10 @@ otherwise HDOP times a user equivalent range error (UERE, default 2.5 m, a typic
 figure for a single-frequency receiver).
 
 Constellations (``gnss.type``): the talker ids of the GSA and GSV sentences (GP GPS,
-GL GLONASS, GA Galileo, GB/BD BeiDou); a ``GN`` GSA names its system in the NMEA 4.10
-system id field, or else by its satellite numbers (u-blox numbering: 1-32 GPS, 65-96
-GLONASS, 201-264 and 401-463 BeiDou, 301-336 Galileo). Systems seen in the last three
-epochs count. The reference knows four combinations: BeiDou alone, GPS with BeiDou,
+GL GLONASS, GA Galileo, GB/BD BeiDou) that list satellites; a ``GN`` GSA names its
+system in the NMEA 4.10 system id field, or else by its satellite numbers (u-blox
+numbering: 1-32 GPS, 65-96 GLONASS, 201-264 and 401-463 BeiDou, 301-336 Galileo).
+Systems seen in the last three epochs count. The reference knows four combinations: BeiDou alone, GPS with BeiDou,
 with GLONASS or with Galileo; BeiDou wins over GLONASS over Galileo when a receiver
 tracks more, and a combination without one of them (GPS alone) is ``None``.
 
@@ -242,18 +242,25 @@ def gnss_type(systems: set[str]) -> str | None:
 
 
 def systems_of(msg: Any) -> set[str]:
-    """Constellations a GSA or GSV sentence speaks of: its talker, else its system id or satellite numbers."""
-    talker = TALKER_SYSTEMS.get(getattr(msg, "talker", ""))
-    if talker:
-        return {talker}
+    """Constellations a GSA (satellites used) or GSV (satellites in view) sentence shows in use.
+
+    The talker names the system; a ``GN`` sentence names it in the NMEA 4.10 system id
+    field (GSA) or by its satellite numbers. A sentence without satellites (a system the
+    receiver tracks but sees nothing of) counts for nothing.
+    """
     data = list(msg.data)
     if msg.sentence_type == "GSA":
-        if len(data) > 17 and data[17] in SYSTEM_IDS:
-            return {SYSTEM_IDS[data[17]]}
-        numbers = data[2:14]
+        numbers = [n for n in data[2:14] if n.strip()]
+        system_id = data[17] if len(data) > 17 else ""
     else:
-        numbers = data[3::4]
-    return {s for n in numbers if n.strip().isdigit() for low, high, s in PRN_SYSTEMS if low <= int(n) <= high}
+        numbers = [data[i] for i in range(3, len(data) - 3, 4) if data[i].strip()]
+        system_id = ""
+    if not numbers:
+        return set()
+    talker = TALKER_SYSTEMS.get(getattr(msg, "talker", ""))
+    if talker or system_id in SYSTEM_IDS:
+        return {talker or SYSTEM_IDS[system_id]}
+    return {s for n in numbers if n.isdigit() for low, high, s in PRN_SYSTEMS if low <= int(n) <= high}
 
 
 def _kind(msg: Any) -> str:

@@ -5,8 +5,9 @@ requests (0x7E0) go through a can-isotp stack, which segments the 20-byte VIN re
 and honours flow control exactly as a real ECU does, and answers Mode 03 with the
 stored trouble codes the vehicle model holds (set through the simulator's ``obd.dtc``)
 and UDS ReadDataByIdentifier (0x22) for the manufacturer DIDs of :mod:`.ecu_dids`. The ECU
-answers while the ignition is on, also with the engine stopped; with the ignition off,
-or when a test sets :attr:`silent`, it does not answer (a silent bus).
+answers while the ignition is on, also with the engine stopped, and for its after-run
+(10 s) once the key is off; then, or when a test sets :attr:`silent`, it does not
+answer (a silent bus).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class SimulatedEcu:
 
     @property
     def answering(self) -> bool:
-        return not self.silent and self.vehicle.state().ignition
+        return not self.silent and self.vehicle.state().ecu_awake
 
     def respond(self, request: bytes) -> bytes | None:
         """The reply payload (without ISO-TP framing) for a request payload, None for no answer."""

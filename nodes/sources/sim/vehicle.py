@@ -66,6 +66,7 @@ PENDING_MONITOR = {"spark": "e_s", "compression": "pf"}
 DEF_PER_FUEL = 0.03  # litres of diesel exhaust fluid per litre of fuel
 DEF_TANK_L = 15.0
 MAX_DTCS = 32  # stored trouble codes the simulated ECU keeps
+AFTER_RUN_S = 10.0  # the engine ECU stays awake (and answers) this long after the key is turned off
 GNSS_TYPES = ("Beidou", "GPS+Beidou", "GPS+Glonass", "GPS+Galileo")
 SA_SITES = 3  # of 10 cell sites run 5G standalone; the others 5G NSA (EN-DC) on an LTE anchor
 NR_MIN_RSRP = -108.0  # dBm; below it the modem falls back to LTE alone
@@ -123,6 +124,7 @@ class VehicleState:
     steering_rad: float
     # key and brakes
     ignition: bool
+    ecu_awake: bool  # ignition on, or within the ECU's after-run once it went off
     engine_on: bool
     cranking: bool
     brake: bool
@@ -237,10 +239,20 @@ class Vehicle:
     def schedule(self, at: float, commands: Iterable[Command]) -> None:
         """Checked commands take effect ``at`` simulated seconds after the start (a scenario entry)."""
         with self._lock:
-            step = int(max(0.0, at) / STEP + 1e-9)
+            step = int(max(0.0, at) / STEP + 1e-6)
             self._insert(step, commands)
             if step < self._steps:
                 self._reset()  # the past changed: the next state() replays the timeline
+
+    @property
+    def timeline(self) -> list[ScenarioEntry]:
+        """Every command given so far, as scenario entries: a new vehicle with this seed replays the same drive."""
+        with self._lock:
+            entries = [(step, command) for step, _given, command in self._timeline]
+        return [
+            ScenarioEntry(round(step * STEP, 1), tuple(c for _s, c in group))
+            for step, group in itertools.groupby(entries, key=lambda e: e[0])
+        ]
 
     def _insert(self, step: int, commands: Iterable[Command]) -> None:
         for command in commands:
@@ -272,6 +284,7 @@ class Vehicle:
         self._steps = 0
         self._done = 0  # timeline entries already carried out
         self._was_ignition = self.route.pose.ignition
+        self.key_off_at: float | None = None
         self.engine.step(0.0, 0.0, 0.0, self.route.pose.engine_on, amb, 0.0)  # idling at t=0
 
     def _step(self) -> None:
@@ -290,6 +303,8 @@ class Vehicle:
             self.engine.fuel_level = 95.0  # refuelled while parked
         if pose.ignition and not self._was_ignition:
             self.trip_km = 0.0
+        if self._was_ignition and not pose.ignition:
+            self.key_off_at = self._steps * STEP
         self._was_ignition = pose.ignition
         if self.def_level is not None:
             burnt_l = self.engine.fuel_rate * STEP / 3600.0
@@ -341,6 +356,7 @@ class Vehicle:
             unix_time=self._wall0 + at / self.settings.time_scale,
             **self._motion(pose),
             ignition=pose.ignition,
+            ecu_awake=pose.ignition or (self.key_off_at is not None and t - self.key_off_at < AFTER_RUN_S),
             engine_on=pose.engine_on,
             cranking=pose.cranking,
             brake=(pose.engine_on and pose.speed == 0.0) or self.accel < -0.4,
