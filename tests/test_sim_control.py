@@ -326,3 +326,9 @@ def test_a_scenario_file_plays_on_time(agents: Agents, tmp_path: Path) -> None:
     assert recorder.first_seen[("io.DI3", 0)] >= vehicle.state(2.0).unix_time  # never before its time
     wait_until(lambda: store(agent).get("obd.dtcs") == 1, 10, what="the scenario's trouble code")
     assert platform.request("io/refresh", when_free=True)["result"]["io.DI3"] == 0
+
+
+def test_flowengine_sim_says_when_the_broker_refuses_it(auth_broker: Mosquitto) -> None:
+    refused = flowengine("sim", "dev-1", "io.DI2=0", "--broker", auth_broker.url, "--username", "device",
+                         "--password", "wrong", "--timeout", "2")  # fmt: skip
+    assert refused.returncode == 2 and f"the broker {auth_broker.url} refused us" in refused.stderr

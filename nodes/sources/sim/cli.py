@@ -87,55 +87,66 @@ class NoAnswer(LinkError):
 
 def exchange(settings: MqttSettings, topic: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Publish ``body`` on ``topic`` and return the answer carrying its token; NoAnswer when none comes."""
-    token = body["client_token"]
-    got: dict[str, Any] = {}
-    refused: list[str] = []
-    ready, answered = threading.Event(), threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=True)
-    if settings.username is not None:
-        client.username_pw_set(settings.username, settings.password)
-    context = tls_context(settings)
-    if context is not None:
-        client.tls_set_context(context)
-        client.tls_insecure_set(settings.tls_insecure)
+    return ControlClient(settings, topic, body["client_token"]).ask(body, timeout)
 
-    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+
+class ControlClient:
+    """One paho connection that subscribes ``<topic>/resp``, publishes a request and waits for its answer."""
+
+    def __init__(self, settings: MqttSettings, topic: str, token: str) -> None:
+        self.settings, self.topic, self.token = settings, topic, token
+        self.answer: dict[str, Any] = {}
+        self.refused: str | None = None
+        self.ready, self.answered = threading.Event(), threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=True)
+        if settings.username is not None:
+            self.client.username_pw_set(settings.username, settings.password)
+        context = tls_context(settings)
+        if context is not None:
+            self.client.tls_set_context(context)
+            self.client.tls_insecure_set(settings.tls_insecure)
+        self.client.on_connect = self._connected
+        self.client.on_subscribe = lambda *_: self.ready.set()
+        self.client.on_message = self._message
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def ask(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            self.client.connect(self.settings.host, self.settings.port, keepalive=max(10, int(timeout) + 5))
+        except (OSError, ValueError) as exc:
+            raise NoAnswer(f"cannot reach the broker {self.where}: {exc}") from None
+        self.client.loop_start()
+        try:
+            if not self.ready.wait(timeout) or self.refused:
+                raise NoAnswer(
+                    f"the broker {self.where} "
+                    + (f"refused us: {self.refused}" if self.refused else "did not let us subscribe")
+                )
+            self.client.publish(self.topic, json.dumps(body), qos=1)
+            if not self.answered.wait(timeout):
+                raise NoAnswer(
+                    f"nothing on {self.topic}{RESPONSE_SUFFIX} within {timeout:g}s: is the device running with --simulate?"
+                )
+            return dict(self.answer)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def _connected(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            self.refused = str(reason)
+            self.ready.set()
+        else:
+            client.subscribe(self.topic + RESPONSE_SUFFIX, 1)
+
+    def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             payload = json.loads(message.payload)
         except ValueError:
             return
-        if isinstance(payload, dict) and payload.get("client_token") == token:
-            got.update(payload)
-            answered.set()
-
-    def on_connect(client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            refused.append(str(reason))
-            ready.set()
-        else:
-            client.subscribe(topic + RESPONSE_SUFFIX, 1)
-
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: ready.set()
-    client.on_connect = on_connect
-    where = f"{settings.host}:{settings.port}"
-    try:
-        client.connect(settings.host, settings.port, keepalive=max(10, int(timeout) + 5))
-    except (OSError, ValueError) as exc:
-        raise NoAnswer(f"cannot reach the broker {where}: {exc}") from None
-    client.loop_start()
-    try:
-        if not ready.wait(timeout) or refused:
-            raise NoAnswer(
-                f"the broker {where} "
-                + (f"refused the connection: {refused[0]}" if refused else "did not let us subscribe")
-            )
-        client.publish(topic, json.dumps(body), qos=1)
-        if not answered.wait(timeout):
-            raise NoAnswer(
-                f"nothing on {topic}{RESPONSE_SUFFIX} within {timeout:g}s: is the device running with --simulate?"
-            )
-        return dict(got)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+        if isinstance(payload, dict) and payload.get("client_token") == self.token:
+            self.answer = payload
+            self.answered.set()

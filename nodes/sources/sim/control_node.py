@@ -19,7 +19,7 @@ from flowengine.message import Msg, make_msg
 from flowengine.mqtt.subscriptions import Subscription
 from flowengine.node import Node, NodeConfig
 from nodes.sources.settings import harness_wiring
-from nodes.sources.sim.commands import CommandError, applied, parse_commands
+from nodes.sources.sim.commands import CommandError, Wiring, applied, parse_commands
 from nodes.sources.sim.vehicle import Vehicle, shared_vehicle
 
 RESPONSE_SUFFIX = "/resp"
@@ -50,6 +50,7 @@ class SimControlNode(Node[NodeConfig]):
         super().__init__(*args)
         self._sub: Subscription | None = None
         self.vehicle: Vehicle | None = None
+        self.wiring = Wiring()
         self.topic = ""
 
     async def on_start(self) -> None:
