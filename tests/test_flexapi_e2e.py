@@ -149,7 +149,8 @@ def test_io_and_app_control(agent: RunningAgent, platform: Platform) -> None:
 
 def test_subscribes_only_its_own_request_topics(agent: RunningAgent, platform: Platform, broker: Mosquitto) -> None:
     subscribed = sorted(f for f, _ in agent.agent.link._subs.filters())
-    assert subscribed == sorted(request_filters(platform.root))
+    simulator = f"sim/{agent.agent.config.mqtt.client_id}/control"  # under --simulate only
+    assert subscribed == sorted([*request_filters(platform.root), simulator])
     other = Platform(broker.port, "v1/someone-else")
     try:
         other.publish("gnss/refresh", json.dumps({"client_token": "x"}).encode())

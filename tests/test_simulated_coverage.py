@@ -14,7 +14,8 @@ import pytest
 
 from flowengine.config import DeviceConfig
 from flowengine.testing import FlowHarness
-from nodes.flexapi.params import PARAMS, conforms
+from nodes.flexapi.params import ALL_PARAMS as PARAMS  # every revision's keys: sources speak the newest
+from nodes.flexapi.params import conforms
 
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,8 @@ def test_node_publishes_modem_and_network_in_one_payload(modem: SimModem, net: S
         h.close()
     assert set(payload) == {*CellularSource.keys, "modem1.ts", "cellular1.ts"}
     assert payload["modem1.imei"] == SimModem.IMEI and payload["modem1.operator"] == "Telekom.de"
-    assert payload["modem1.reg_status"] == 1 and payload["modem1.network"] == 3 and payload["modem1.active_sim"] == 1
+    assert payload["modem1.reg_status"] == 1 and payload["modem1.active_sim"] == 1
+    assert (payload["modem1.network"], payload["modem1.submode"]) == (4, "NSA")  # the default seed starts on EN-DC
     assert isinstance(payload["modem1.rsrp"], int) and isinstance(payload["modem1.sinr"], float)
     assert payload["cellular1.status"] == UP and payload["cellular1.ip"] == "10.64.12.34"
     assert payload["cellular1.up_at"] == payload["cellular1.ts"] and payload["cellular1.down_at"] == 0
@@ -190,3 +192,30 @@ def test_bad_settings_are_reported_with_their_fields() -> None:
     text = str(info.value)
     assert "sources.modem1: node cell: baudrate" in text
     assert "sources.modem1: node cell: sinr_scale" in text and "colour" in text
+
+
+# -- 5G: network 4 and submode SA/NSA (FlexAPI 1.0.9) ------------------------------------------
+
+
+@pytest.mark.parametrize(("radio", "network", "submode"), [("LTE", 3, None), ("NSA", 4, "NSA"), ("SA", 4, "SA")])
+def test_simulated_modem_answers_as_a_5g_modem_does(
+    tmp_path: Path, net: SimNetwork, radio: str, network: int, submode: str | None
+) -> None:
+    state = replace(Vehicle().state(60.0), radio=radio)
+    modem = SimModem(tmp_path / "ttyModem5g", lambda: state).start()
+    h = start({"port": str(modem.link), **net_settings(net)})
+    try:
+        payload = h.one("out")["payload"]
+    finally:
+        h.close()
+        modem.stop()
+    assert (payload["modem1.network"], payload["modem1.submode"], payload["modem1.reg_status"]) == (network, submode, 1)
+    assert payload["modem1.rsrp"] == round(state.rsrp_dbm) and payload["modem1.cell_id"] == f"{state.cell_id:X}"
+
+
+def test_the_drive_crosses_standalone_non_standalone_and_lte_only_cells() -> None:
+    vehicle = Vehicle()
+    radios = [vehicle.state(float(t)) for t in range(0, 7200, 10)]
+    assert {s.radio for s in radios} == {"SA", "NSA", "LTE"}
+    assert all(s.rsrp_dbm <= -107.9 for s in radios if s.radio == "LTE")  # LTE alone where 5G is too weak
+    assert all(s.rsrp_dbm >= -108.1 for s in radios if s.radio != "LTE")

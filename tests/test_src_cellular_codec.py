@@ -106,6 +106,7 @@ def test_one_round_gives_every_modem_value() -> None:
         "rsrp": -86,
         "rsrq": -13.0,
         "sinr": 15.0,
+        "submode": None,  # not on 5G
     }
 
 
@@ -133,3 +134,42 @@ def test_refused_commands_leave_only_their_values_unknown() -> None:
     assert values["rsrp"] is None and values["iccid"] is None
     assert values["rssi"] == -73  # falls back to +CSQ
     assert values["imei"] == "867698041234565"
+
+
+EN_DC_CELL = [
+    '+QENG: "servingcell","NOCONN"',
+    '+QENG: "LTE","FDD",515,03,3359966,1,150,1,5,5,4AA3,-89,-13,-58,16,15,20,-',
+    '+QENG:"NR5G-NSA",515,03,832,-76,21,-11,528030,41,8,1',
+]
+SA_CELL = ['+QENG: "servingcell","NOCONN","NR5G-SA","FDD",310,260,939204254,24,60AA00,126490,71,1,-104,-13,11,0,-']
+
+
+@pytest.mark.parametrize(
+    ("overrides", "network", "submode"),
+    [
+        ({"cops": ['+COPS: 0,0,"spusu",13']}, 4, "NSA"),  # E-UTRA-NR dual connectivity
+        ({"cops": ['+COPS: 0,0,"spusu",11']}, 4, "SA"),  # NR on the 5G core
+        ({"cops": ['+COPS: 0,0,"spusu",12']}, 4, "SA"),  # NG-RAN
+        ({"cops": ['+COPS: 0,0,"spusu",10']}, 3, None),  # LTE on the 5G core is still LTE
+        ({"cell": EN_DC_CELL}, 4, "NSA"),  # COPS says LTE (7); the NR leg shows in +QENG
+        ({"cops": ['+COPS: 0,0,"spusu"'], "cell": SA_CELL}, 4, "SA"),
+        ({"cops": ['+COPS: 0,0,"spusu",13'], "cereg": ["+CEREG: 2,2"], "creg": ["+CREG: 2,2"]}, 0, None),
+    ],
+)
+def test_5g_network_and_submode(overrides: dict[str, list[str]], network: int, submode: str | None) -> None:
+    values = modem_values(answers(**overrides))
+    assert (values["network"], values["submode"]) == (network, submode)
+
+
+def test_standalone_5g_registers_in_the_5g_system_only() -> None:
+    values = modem_values(
+        answers(
+            c5greg=['+C5GREG: 2,1,"00A1B2","0032C4A01",11'],
+            cereg=["+CEREG: 2,0"],
+            creg=["+CREG: 2,0"],
+            cops=['+COPS: 0,0,"T-Mobile",11'],
+            cell=SA_CELL,
+        )
+    )
+    assert (values["reg_status"], values["network"], values["submode"]) == (1, 4, "SA")
+    assert (values["lac"], values["cell_id"], values["rsrp"]) == ("A1B2", "32C4A01", -104)

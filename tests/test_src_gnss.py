@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from nodes.sources.gnss.nmea import KEYS, NmeaDecoder
+from nodes.sources.gnss.nmea import DEFAULT_SPEED_SIGMA_MPS, KEYS, NmeaDecoder, heading_accuracy
+from nodes.sources.gnss.nmea import gnss_type as gnss_type_of
 from nodes.sources.sim.nmea_out import epoch
-from nodes.sources.sim.vehicle import Vehicle
+from nodes.sources.sim.vehicle import Vehicle, VehicleSettings
 
 DATA = Path(__file__).parent / "data" / "nmea"
 
@@ -35,6 +36,8 @@ def test_full_epoch_gives_every_gnss_parameter() -> None:
         "gnss.num_sv": 8,
         "gnss.date": "1994-3-23",
         "gnss.time": "12:35:19",
+        "gnss.type": None,  # GPS alone: the reference has no name for it
+        "gnss.acc_heading": 0.45,  # atan(HDOP 0.9 * 0.1 m/s / 11.52 m/s)
     }
 
 
@@ -124,3 +127,95 @@ def test_simulated_epoch_round_trips_through_the_decoder() -> None:
     assert values["gnss.speed"] == pytest.approx(state.speed_kmh, abs=0.01)
     assert values["gnss.heading"] == pytest.approx(state.heading, abs=0.01)
     assert values["gnss.num_sv"] == state.num_sv
+
+
+# -- constellations (gnss.type) and heading accuracy (gnss.acc_heading), FlexAPI 1.0.9 --------------
+
+
+def with_checksum(body: str) -> str:
+    checksum = 0
+    for char in body:
+        checksum ^= ord(char)
+    return f"${body}*{checksum:02X}"
+
+
+@pytest.mark.parametrize(
+    ("name", "gnss_type"),
+    [
+        ("ublox_gps_glonass.nmea", "GPS+Glonass"),  # GN GSA without system id: by satellite numbers
+        ("gps_beidou_nmea410.nmea", "GPS+Beidou"),  # BeiDou: one satellite in view, none used
+        ("ublox_m10_gsv.nmea", "GPS+Galileo"),  # BeiDou and QZSS with nothing in view do not count
+        ("beidou_gps_gsa.nmea", "GPS+Beidou"),  # BD and GP talkers
+        ("munich_1994.nmea", None),  # GPS alone has no name in the reference
+    ],
+)
+def test_constellations_from_talker_ids_system_ids_and_satellite_numbers(name: str, gnss_type: str | None) -> None:
+    assert decode(name).values()["gnss.type"] == gnss_type
+
+
+def test_each_sentence_names_its_constellations() -> None:
+    decoder = decode("ublox_gps_glonass.nmea")
+    assert set(decoder.systems) == {"GPS", "GLONASS"}
+    decoder = decode("gps_beidou_nmea410.nmea")
+    assert set(decoder.systems) == {"GPS", "BeiDou"}
+
+
+@pytest.mark.parametrize(
+    ("systems", "gnss_type"),
+    [
+        ({"BeiDou"}, "Beidou"),
+        ({"GPS", "BeiDou", "GLONASS"}, "GPS+Beidou"),
+        ({"GPS", "GLONASS", "Galileo"}, "GPS+Glonass"),
+        ({"GPS", "Galileo"}, "GPS+Galileo"),
+        ({"GLONASS"}, None),
+        (set(), None),
+    ],
+)
+def test_the_reference_names_four_combinations(systems: set[str], gnss_type: str | None) -> None:
+    assert gnss_type_of(systems) == gnss_type
+
+
+def test_a_constellation_no_longer_heard_stops_counting_after_three_epochs() -> None:
+    decoder = NmeaDecoder()
+    decoder.feed(with_checksum("GLGSV,1,1,01,65,45,120,40"))
+    decoder.feed(with_checksum("GPGSV,1,1,01,01,45,120,40"))
+    for second in range(10, 14):
+        decoder.feed(with_checksum(f"GPGGA,1235{second},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"))
+        decoder.feed(with_checksum("GPGSV,1,1,01,01,45,120,40"))
+        expected = "GPS+Glonass" if second < 12 else None
+        assert decoder.values()["gnss.type"] == expected, second
+
+
+def test_pashr_heading_accuracy_is_the_receivers_own() -> None:
+    decoder = decode("munich_1994.nmea")
+    decoder.feed((DATA / "sbg_pashr.nmea").read_text().splitlines()[0])
+    assert decoder.values()["gnss.acc_heading"] == 1.07
+    decoder.feed((DATA / "sbg_pashr.nmea").read_text().splitlines()[1])
+    assert decoder.values()["gnss.acc_heading"] == 0.53  # two decimals, as every gnss value
+
+
+@pytest.mark.parametrize(
+    ("speed_kmh", "hdop", "expected"),
+    [(100.0, 1.0, 0.21), (36.0, 2.0, 1.15), (3.6, 1.0, 5.71), (0.3, 1.0, 180.0), (0.0, 0.8, 180.0)],
+)
+def test_heading_accuracy_derived_from_speed_and_hdop(speed_kmh: float, hdop: float, expected: float) -> None:
+    """atan(HDOP * 0.1 m/s / v); standing still the course is undetermined."""
+    assert heading_accuracy(speed_kmh, hdop * DEFAULT_SPEED_SIGMA_MPS) == expected
+
+
+def test_no_fix_has_no_heading_accuracy() -> None:
+    values = decode("no_fix_2017.nmea").values()
+    assert values["gnss.acc_heading"] is None
+
+
+def test_simulated_receiver_names_its_constellations_and_heading_accuracy() -> None:
+    for gnss_type in ("Beidou", "GPS+Beidou", "GPS+Glonass", "GPS+Galileo"):
+        vehicle = Vehicle(VehicleSettings(gnss_type=gnss_type))  # type: ignore[arg-type]
+        state = vehicle.state(900.0)
+        decoder = NmeaDecoder()
+        for sentence in epoch(state):
+            decoder.feed(sentence)
+        values = decoder.values()
+        assert values["gnss.type"] == gnss_type
+        assert values["gnss.num_sv"] == state.num_sv
+        assert values["gnss.acc_heading"] == heading_accuracy(state.speed_kmh, state.hdop * DEFAULT_SPEED_SIGMA_MPS)

@@ -14,6 +14,7 @@ from nodes.sources.io.board import IoBoard, output_changes, volts
 from nodes.sources.io.node import IoSource
 from nodes.sources.io.settings import IoSettings
 from nodes.sources.io.sim_board import SimIoHardware
+from nodes.sources.sim.commands import Wiring, parse_commands
 from nodes.sources.sim.vehicle import Vehicle
 
 LOW_OUTPUTS = {(n, kind): 0 for n in range(1, 5) for kind in ("value", "pullup")}
@@ -204,3 +205,77 @@ def test_bad_pin_map_names_the_field(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(FlowConfigError, match=r"sources.io: node io: do.0.initial"):
         h.deploy([{"id": "io", "type": "io source", "wires": []}])
     h.close()
+
+
+# -- supply voltage and ignition sense (FlexAPI 1.0.9) -----------------------------------------
+
+
+def test_supply_voltage_on_its_own_adc_channel(rig: tuple[SimIoHardware, IoBoard]) -> None:
+    sim, board = rig
+    sim.set_channel_volts(7, 24.3)
+    sim.set_volts(1, 12.0)
+    values = board.read()
+    assert values["io.power_input"] == pytest.approx(24.3, abs=0.01) and values["io.AI1"] == pytest.approx(
+        12.0, abs=0.01
+    )
+    assert isinstance(values["io.power_input"], float)
+
+
+def test_supply_channel_defaults_and_its_absence() -> None:
+    assert IoSettings().power_channel == 7
+    assert IoSettings(adc="MCP3004", ai_channels=[0, 1]).power_channel == -1  # a 4-channel chip has no channel 7
+    with pytest.raises(ValueError, match="power_channel 5 does not exist on a MCP3204"):
+        IoSettings(adc="MCP3204", ai_channels=[0], power_channel=5)
+    settings = IoSettings(power_channel=-1)
+    sim = SimIoHardware(settings)
+    board = IoBoard(settings, sim.factory, LOW_OUTPUTS)
+    try:
+        assert board.read()["io.power_input"] is None
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "drive", "status"),
+    [
+        ({}, (1, True), 1),
+        ({}, (1, False), 0),
+        ({"igt_input": 3}, (3, False), 0),
+        ({"igt_input": 3, "igt_active_low": True}, (3, False), 1),
+        ({"igt_input": 0}, (1, True), None),
+    ],
+)
+def test_ignition_status_is_the_level_of_its_input(settings: dict, drive: tuple[int, bool], status: int | None) -> None:
+    io_settings = IoSettings(**settings)
+    sim = SimIoHardware(io_settings)
+    board = IoBoard(io_settings, sim.factory, LOW_OUTPUTS)
+    try:
+        sim.drive_input(*drive)
+        assert board.read()["io.igt_status"] == status
+    finally:
+        board.close()
+
+
+def test_ignition_input_must_exist() -> None:
+    with pytest.raises(ValueError, match="igt_input 2: the pin map has 1 digital input"):
+        IoSettings(di=[{"pin": "GPIO5"}], igt_input=2)
+    assert IoSettings(di=[]).igt_input == 0  # no inputs: no ignition sense unless configured
+
+
+def test_simulated_harness_wires_ignition_supply_and_set_inputs() -> None:
+    vehicle = Vehicle()
+    h = FlowHarness(device=DeviceConfig(simulate=True, sources={"io": {"igt_input": 2}}))
+    h.runtime.services.provide(Vehicle, vehicle)
+    h.deploy([{"id": "io", "type": "io source", "interval": 0.05, "wires": [["out"]]}, {"id": "out", "type": "helper"}])
+    try:
+        payload = h.one("out")["payload"]
+        state = vehicle.state()
+        assert payload["io.igt_status"] == payload["io.DI2"] == int(state.ignition) == 1
+        assert payload["io.power_input"] == pytest.approx(state.battery_v, abs=0.2)
+        vehicle.apply(parse_commands({"io.DI4": 0}, Wiring(ignition_input=2)))
+        assert h.first_payload("out", lambda p: p["io.DI4"] == 0)["io.DI3"] == 1
+        vehicle.apply(parse_commands({"vehicle.ignition": 0}))
+        off = h.first_payload("out", lambda p: p["io.igt_status"] == 0)
+        assert off["io.DI2"] == 0 and off["io.power_input"] < 13.0  # the battery without the alternator
+    finally:
+        h.close()

@@ -18,7 +18,7 @@ from nodes.sources.obd.node import ObdSettings
 from nodes.sources.obd.pids import parse_single_frame
 from nodes.sources.sim.ecu import SimulatedEcu
 from nodes.sources.sim.ecu_dids import DidServer, encode_did
-from nodes.sources.sim.vehicle import Vehicle
+from nodes.sources.sim.vehicle import AFTER_RUN_S, Vehicle
 
 ROWS = Path(__file__).parent / "data" / "obd" / "dids.txt"
 
@@ -191,7 +191,9 @@ def test_ecu_answers_with_the_ignition_on_and_the_engine_stopped_then_falls_sile
         assert client.request(0x0C) == b"\x00\x00"  # 0 rpm, but an answer
         reply = client.read_did(DEFAULT_DIDS["obd.parking"].did)
         assert reply is not None and reply.data == b"\x01"
-        clock.now = parked
+        clock.now = parked + 1.0
+        assert client.request(0x0C) == b"\x00\x00"  # the ECU's after-run: awake a little after key-off
+        clock.now = parked + AFTER_RUN_S + 0.5
         assert client.request(0x0C) is None
     finally:
         client.close()

@@ -12,7 +12,7 @@ from flowengine.errors import FlowConfigError
 from flowengine.testing import FlowHarness
 from nodes.sources.sysinfo import facts
 from nodes.sources.sysinfo.facts import mac_address, timezone
-from nodes.sources.sysinfo.node import SysinfoSettings, SysinfoSource, read_sysinfo
+from nodes.sources.sysinfo.node import SIM_POWER_FIRMWARE, SysinfoSettings, SysinfoSource, read_sysinfo
 
 
 @pytest.fixture
@@ -104,3 +104,21 @@ def test_a_machine_id_serial_is_a_keyed_hash_never_the_id_itself(tmp_path: Path)
     assert facts.serial_number([tmp_path / "machine-id"]) != serial
     (tmp_path / "serial-number").write_text("VG7102019052101")
     assert facts.serial_number([tmp_path / "serial-number"]) == "VG7102019052101"  # a real serial is kept
+
+
+def test_power_board_firmware_from_its_file_or_the_config(tree: Path) -> None:
+    (tree / "pm_version").write_text("VG710-5G-Ga-GD.V2.2.0\n")
+    from_file = read_sysinfo(SysinfoSettings(**settings(tree, power_management_file=str(tree / "pm_version"))))
+    assert from_file["sysinfo.power_management_version"] == "VG710-5G-Ga-GD.V2.2.0"
+    configured = SysinfoSettings(
+        **settings(tree, power_management_file=str(tree / "pm_version"), power_management_version="PM 3.1")
+    )
+    assert read_sysinfo(configured)["sysinfo.power_management_version"] == "PM 3.1"
+    assert read_sysinfo(SysinfoSettings(**settings(tree)))["sysinfo.power_management_version"] is None
+    missing = SysinfoSettings(**settings(tree, power_management_file=str(tree / "nothing")))
+    assert read_sysinfo(missing)["sysinfo.power_management_version"] is None
+
+
+def test_simulated_power_board_reports_its_firmware() -> None:
+    payload = run_once(DeviceConfig(simulate=True), "auto")
+    assert payload["sysinfo.power_management_version"] == SIM_POWER_FIRMWARE

@@ -8,4 +8,5 @@ NODE_TYPES: dict[str, str] = {
     "cellular source": "nodes.sources.cellular.node:CellularSource",
     "sysinfo source": "nodes.sources.sysinfo.node:SysinfoSource",
     "1-wire source": "nodes.sources.onewire.node:OneWireSource",
+    "sim control": "nodes.sources.sim.control_node:SimControlNode",
 }

@@ -19,9 +19,12 @@ SinrScale = Literal["db", "fifth_db"]
 REGISTERED = {1, 5, 6, 7, 9, 10}
 #: 3GPP <stat> -> Appendix A reg_status (0 idle, 1 home, 2 searching, 3 denied, 4 unknown, 5 roaming).
 _REG_STATUS = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 1, 7: 5, 8: 4, 9: 1, 10: 5}
-#: 3GPP <AcT> -> Appendix A network (1 2G, 2 3G, 3 4G; 5G has no code of its own and reports 3).
-_NETWORK = {0: 1, 1: 1, 3: 1, 8: 1, 2: 2, 4: 2, 5: 2, 6: 2, 7: 3, 9: 3, 10: 3, 11: 3, 12: 3, 13: 3}
-_QENG_RATS = {"LTE": 3, "CAT-M": 3, "CAT-NB": 3, "NR5G-SA": 3, "WCDMA": 2, "TDSCDMA": 2, "GSM": 1}
+#: 3GPP <AcT> -> Appendix A network (1 2G, 2 3G, 3 4G, 4 5G since FlexAPI 1.0.9).
+_NETWORK = {0: 1, 1: 1, 3: 1, 8: 1, 2: 2, 4: 2, 5: 2, 6: 2, 7: 3, 9: 3, 10: 3, 11: 4, 12: 4, 13: 4}
+#: 3GPP <AcT> of 5G -> modem1.submode: NR on the 5G core (standalone), or E-UTRA-NR dual connectivity.
+SUBMODES = {11: "SA", 12: "SA", 13: "NSA"}
+FIVE_G = 4
+_QENG_RATS = {"LTE": 3, "CAT-M": 3, "CAT-NB": 3, "NR5G-SA": FIVE_G, "WCDMA": 2, "TDSCDMA": 2, "GSM": 1}
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def reg_status(reading: Registration | None) -> int | None:
 
 
 def network_type(act: int | None, registered: bool) -> int | None:
-    """Appendix A ``network``: 0 when not registered, else 1/2/3 from the access technology."""
+    """Appendix A ``network``: 0 when not registered, else 1/2/3/4 from the access technology."""
     if not registered:
         return 0
     return _NETWORK.get(act) if act is not None else None
@@ -183,14 +186,22 @@ def _sinr(text: str | None, scale: SinrScale) -> float | None:
 
 
 def parse_qeng(lines: list[str], sinr_scale: SinrScale = "db") -> dict[str, Any]:
-    """Quectel ``+QENG: "servingcell",...`` (single- or multi-line): LTE/NR signal and cell."""
+    """Quectel ``+QENG: "servingcell",...`` (single- or multi-line): LTE/NR signal and cell.
+
+    5G: a ``"NR5G-SA"`` serving cell is standalone; an ``"NR5G-NSA"`` line beside the LTE
+    anchor (EN-DC) is non-standalone, whose signal and cell are the anchor's.
+    """
     fields = _qeng_fields(lines)
     rat = next((f for f in fields if f.upper() in _QENG_RATS), None)
-    out: dict[str, Any] = {"rsrp": None, "rsrq": None, "sinr": None, "rssi": None, "network": None}
+    out: dict[str, Any] = {"rsrp": None, "rsrq": None, "sinr": None, "rssi": None, "network": None, "submode": None}
     if rat is None:
         return out
     at = fields.index(rat)
     out["network"] = _QENG_RATS[rat.upper()]
+    if rat.upper() == "NR5G-SA":
+        out["submode"] = "SA"
+    elif any(f.upper() == "NR5G-NSA" for f in fields):
+        out.update(network=FIVE_G, submode="NSA")
 
     def get(offset: int) -> str | None:
         return fields[at + offset] if at + offset < len(fields) else None
@@ -214,15 +225,28 @@ def parse_qdsim(lines: list[str]) -> int | None:
 def parse_cell(lines: list[str], sinr_scale: SinrScale = "db") -> dict[str, Any]:
     """Serving-cell signal from whichever of ``+QENG`` or ``+CESQ`` the modem answered."""
     if find_fields(lines, "+CESQ") is not None:
-        return {**parse_cesq(lines), "rssi": None, "network": None}
+        return {**parse_cesq(lines), "rssi": None, "network": None, "submode": None}
     return parse_qeng(lines, sinr_scale)
+
+
+def radio_mode(act: int | None, cell: dict[str, Any], registered: bool) -> tuple[int | None, str | None]:
+    """``(network, submode)``: 5G (4) with SA/NSA from the access technology, else from ``+QENG``."""
+    if not registered:
+        return network_type(act, registered), None
+    submode = SUBMODES.get(act) if act is not None else None
+    submode = submode or cell.get("submode")
+    if submode:
+        return FIVE_G, submode
+    network = network_type(act, registered)
+    return (cell["network"] if network is None else network), None
 
 
 def modem_values(answers: dict[str, list[str] | None], sinr_scale: SinrScale = "db") -> dict[str, Any]:
     """Appendix A ``modem1.*`` values (without prefix) from the answers of one polling round.
 
-    ``answers`` maps a query name (csq, creg, cereg, cops, imei, imsi, iccid, cnum,
-    cell, sim) to its response lines, or None when the modem answered ERROR.
+    ``answers`` maps a query name (csq, creg, cereg, c5greg, cops, imei, imsi, iccid,
+    cnum, cell, sim) to its response lines, or None when the modem answered ERROR.
+    Registration: 5GS (``+C5GREG``) first, then EPS (``+CEREG``), then ``+CREG``.
     """
 
     def lines(name: str) -> list[str]:
@@ -230,11 +254,15 @@ def modem_values(answers: dict[str, list[str] | None], sinr_scale: SinrScale = "
 
     csq = parse_csq(lines("csq"))
     cell = parse_cell(lines("cell"), sinr_scale)
-    reg = best_registration(parse_registration(lines("cereg"), "+CEREG"), parse_registration(lines("creg"), "+CREG"))
+    reg = best_registration(
+        parse_registration(lines("c5greg"), "+C5GREG"),
+        parse_registration(lines("cereg"), "+CEREG"),
+        parse_registration(lines("creg"), "+CREG"),
+    )
     operator, cops_act = parse_cops(lines("cops"))
     registered = bool(reg and reg.registered)
     act = cops_act if cops_act is not None else reg.act if reg else None
-    network = network_type(act, registered)
+    network, submode = radio_mode(act, cell, registered)
     return {
         "active_sim": parse_qdsim(lines("sim")),
         "imei": parse_imei(lines("imei")),
@@ -244,7 +272,8 @@ def modem_values(answers: dict[str, list[str] | None], sinr_scale: SinrScale = "
         "signal_lvl": csq["signal_lvl"],
         "reg_status": reg_status(reg),
         "operator": operator if registered else None,
-        "network": cell["network"] if network is None and registered else network,
+        "network": network,
+        "submode": submode,
         "lac": ((reg.lac if reg else None) or cell.get("lac")) if registered else None,
         "cell_id": ((reg.ci if reg else None) or cell.get("cell_id")) if registered else None,
         "rssi": cell["rssi"] if cell["rssi"] is not None else csq["rssi"],

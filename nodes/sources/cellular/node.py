@@ -30,7 +30,7 @@ from nodes.sources.cellular.sim_net import SimNetwork
 from nodes.sources.sim.vehicle import shared_vehicle
 
 MODEM_PARAMS = ("active_sim", "imei", "imsi", "iccid", "phone_num", "signal_lvl", "reg_status", "operator",
-                "network", "lac", "cell_id", "rssi", "rsrp", "rsrq", "sinr")  # fmt: skip
+                "network", "lac", "cell_id", "rssi", "rsrp", "rsrq", "sinr", "submode")  # fmt: skip
 CELL_PARAMS = ("status", "ip", "netmask", "gateway", "dns1", "dns2", "up_at", "down_at", "traffic_ts",
                "tx_bytes", "rx_bytes")  # fmt: skip
 
@@ -52,7 +52,8 @@ class CellularSettings(BaseModel):
 
     def queries(self) -> dict[str, list[str]]:
         return {
-            "csq": ["AT+CSQ"], "creg": ["AT+CREG?"], "cereg": ["AT+CEREG?"], "cops": ["AT+COPS?"],
+            "csq": ["AT+CSQ"], "creg": ["AT+CREG?"], "cereg": ["AT+CEREG?"], "c5greg": ["AT+C5GREG?"],
+            "cops": ["AT+COPS?"],
             "imsi": ["AT+CIMI"], "iccid": self.iccid_commands, "cnum": ["AT+CNUM"],
             "cell": self.cell_commands, "sim": ["AT+QDSIM?"],
         }  # fmt: skip

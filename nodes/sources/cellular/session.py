@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from nodes.sources.cellular.port import ATPort, ModemCommandError
 
 #: Sent once per connection; modems that refuse one of them still work.
-SETUP = ("ATE0", "AT+CMEE=1", "AT+CREG=2", "AT+CEREG=2")
+SETUP = ("ATE0", "AT+CMEE=1", "AT+CREG=2", "AT+CEREG=2", "AT+C5GREG=2")
 
 
 class ModemSession:

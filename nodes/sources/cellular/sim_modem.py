@@ -1,7 +1,10 @@
-"""A simulated LTE modem answering AT commands on a pseudo-terminal.
+"""A simulated 5G modem (Quectel RM5xx style) answering AT commands on a pseudo-terminal.
 
 Its serving cell and radio readings come from the shared vehicle model, so they
-change as the simulated vehicle drives.
+change as the simulated vehicle drives: 5G standalone (registered in the 5G system,
+``+C5GREG``, access technology 11, an ``NR5G-SA`` serving cell), 5G non-standalone
+(EN-DC: an LTE anchor with an ``NR5G-NSA`` leg, access technology 13) or LTE alone
+where the signal is weak.
 
 The cellular source talks to it exactly as to a real modem: pyserial opens the
 pty (through a stable symlink, as udev names real modems), writes commands and
@@ -124,26 +127,43 @@ class SimModem:
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
             return []
-        if upper in ("AT", "AT+CMEE=1", "AT+CREG=2", "AT+CEREG=2"):
+        if upper in ("AT", "AT+CMEE=1", "AT+CREG=2", "AT+CEREG=2", "AT+C5GREG=2"):
             return []
         return self._queries().get(upper)
 
     def _queries(self) -> dict[str, list[str]]:
         r = self.radio()
-        cell = f'"{r.lac:04X}","{r.cell_id:08X}",7'
-        qeng = (
-            f'+QENG: "servingcell","NOCONN","LTE","FDD",{self.MCC},{self.MNC:02d},{r.cell_id:X},{r.cell_id % 504},'
-            f"6300,20,5,5,{r.lac:X},{round(r.rsrp_dbm)},{round(r.rsrq_db)},{round(r.rssi_dbm)},{round(r.sinr_db)},-"
-        )
+        act = {"SA": 11, "NSA": 13}.get(r.radio, 7)
+        eps = f'2,1,"{r.lac:04X}","{r.cell_id:08X}",7' if r.radio != "SA" else "2,0"
+        fivegs = f'2,1,"{r.lac:06X}","{r.cell_id:09X}",11' if r.radio == "SA" else "2,0"
         return {
             "AT+CSQ": [f"+CSQ: {csq_of(r.rssi_dbm)},99"],
-            "AT+CREG?": [f"+CREG: 2,1,{cell}"],
-            "AT+CEREG?": [f"+CEREG: 2,1,{cell}"],
-            "AT+COPS?": [f'+COPS: 0,0,"{self.OPERATOR}",7'],
+            "AT+CREG?": [f"+CREG: {eps}"],
+            "AT+CEREG?": [f"+CEREG: {eps}"],
+            "AT+C5GREG?": [f"+C5GREG: {fivegs}"],
+            "AT+COPS?": [f'+COPS: 0,0,"{self.OPERATOR}",{act}'],
             "AT+CGSN": [self.IMEI],
             "AT+CIMI": [self.IMSI],
             "AT+QCCID": [f"+QCCID: {self.ICCID}"],
             "AT+CNUM": [f'+CNUM: "","{self.NUMBER}",145'],
-            'AT+QENG="SERVINGCELL"': [qeng],
+            'AT+QENG="SERVINGCELL"': self._serving_cell(r),
             "AT+QDSIM?": ["+QDSIM: 0"],
         }
+
+    def _serving_cell(self, r: VehicleState) -> list[str]:
+        """``+QENG: "servingcell"`` as Quectel 5G modems answer it: one line, or three on EN-DC."""
+        plmn = f"{self.MCC},{self.MNC:02d}"
+        signal = f"{round(r.rsrp_dbm)},{round(r.rsrq_db)}"
+        if r.radio == "SA":
+            return [
+                f'+QENG: "servingcell","NOCONN","NR5G-SA","TDD",{plmn},{r.cell_id:X},{r.cell_id % 1008},'
+                f"{r.lac:X},627264,78,12,{signal},{round(r.sinr_db)},1,-"
+            ]
+        lte = (
+            f'"LTE","FDD",{plmn},{r.cell_id:X},{r.cell_id % 504},6300,20,5,5,{r.lac:X},{signal},'
+            f"{round(r.rssi_dbm)},{round(r.sinr_db)}"
+        )
+        if r.radio == "LTE":
+            return [f'+QENG: "servingcell","NOCONN",{lte},-']
+        nr = f'"NR5G-NSA",{plmn},{r.cell_id % 1008},{round(r.rsrp_dbm) + 4},{round(r.sinr_db) - 2},-11,627264,78,12,1'
+        return ['+QENG: "servingcell","NOCONN"', f"+QENG: {lte},10,20,-", f"+QENG: {nr}"]

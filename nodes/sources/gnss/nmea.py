@@ -1,8 +1,9 @@
 """Pure NMEA 0183 decoding into the FlexAPI ``gnss.*`` parameters (Appendix A.1).
 
 :class:`NmeaDecoder` keeps the latest fields of each sentence type (GGA, RMC, GSA, VTG,
-GST and u-blox ``PUBX,00``) and turns them into one set of values. Lines with a bad or
-missing checksum and lines that are not NMEA are counted and skipped. No I/O here.
+GST, u-blox ``PUBX,00`` and the ``PASHR`` attitude sentence of GNSS/INS units) and turns
+them into one set of values. Lines with a bad or missing checksum and lines that are not
+NMEA are counted and skipped. No I/O here.
 
 Fix status (0 NoFix, 1 DR only, 2 2D, 3 3D, 4 GNSS+DR, 5 Time only) is taken from
 ``PUBX,00`` navigation status when the receiver sends it (its codes map one to one);
@@ -13,6 +14,21 @@ Horizontal accuracy (``gnss.hacc``): the receiver's own estimate when it sends o
 (``PUBX,00`` hAcc, or the GST latitude/longitude standard deviations combined);
 otherwise HDOP times a user equivalent range error (UERE, default 2.5 m, a typical
 figure for a single-frequency receiver).
+
+Constellations (``gnss.type``): the talker ids of the GSA and GSV sentences (GP GPS,
+GL GLONASS, GA Galileo, GB/BD BeiDou) that list satellites; a ``GN`` GSA names its
+system in the NMEA 4.10 system id field, or else by its satellite numbers (u-blox
+numbering: 1-32 GPS, 65-96 GLONASS, 201-264 and 401-463 BeiDou, 301-336 Galileo).
+Systems seen in the last three epochs count. The reference knows four combinations: BeiDou alone, GPS with BeiDou,
+with GLONASS or with Galileo; BeiDou wins over GLONASS over Galileo when a receiver
+tracks more, and a combination without one of them (GPS alone) is ``None``.
+
+Heading accuracy (``gnss.acc_heading``, degrees): the receiver's own estimate when it
+sends one (``PASHR`` heading accuracy, from GNSS/INS and dual-antenna units); otherwise
+derived from the speed: a course over ground from Doppler velocity is off by about
+atan(sigma_v / v), sigma_v = HDOP * ``speed_sigma_mps`` (default 0.1 m/s per unit of HDOP, typical
+for single-frequency receivers). Below sigma_v (standing still) the course is undetermined:
+180°.
 """
 
 from __future__ import annotations
@@ -23,11 +39,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pynmea2
+from pynmea2.types.proprietary.ash import ASHRATT
 from pynmea2.types.proprietary.ubx import UBX00
 
 KNOTS_TO_KMH = 1.852
 MAX_NUM_SV = 12
 DEFAULT_UERE_M = 2.5
+DEFAULT_SPEED_SIGMA_MPS = 0.1
+UNKNOWN_HEADING_ACC = 180.0
+SYSTEM_EPOCHS = 3  # a constellation counts while seen in this many latest epochs
+TALKER_SYSTEMS = {"GP": "GPS", "GL": "GLONASS", "GA": "Galileo", "GB": "BeiDou", "BD": "BeiDou"}
+#: NMEA 4.10 GSA system id (field 18).
+SYSTEM_IDS = {"1": "GPS", "2": "GLONASS", "3": "Galileo", "4": "BeiDou"}
+#: Satellite number ranges of multi-GNSS (GN) sentences without a system id (u-blox numbering).
+PRN_SYSTEMS = ((1, 32, "GPS"), (65, 96, "GLONASS"), (201, 264, "BeiDou"), (301, 336, "Galileo"), (401, 463, "BeiDou"))
 PUBX_FIX = {"NF": 0, "DR": 1, "G2": 2, "D2": 2, "G3": 3, "D3": 3, "RK": 4, "TT": 5}
 KEYS = (
     "gnss.latitude",
@@ -42,6 +67,8 @@ KEYS = (
     "gnss.num_sv",
     "gnss.date",
     "gnss.time",
+    "gnss.type",
+    "gnss.acc_heading",
 )
 
 
@@ -65,8 +92,12 @@ class NmeaDecoder:
 
     uere_m: float = DEFAULT_UERE_M
     require_checksum: bool = True
+    speed_sigma_mps: float = DEFAULT_SPEED_SIGMA_MPS
     stats: NmeaStats = field(default_factory=NmeaStats)
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    systems: dict[str, int] = field(default_factory=dict)  # constellation -> epoch last seen
+    epoch: int = 0
+    _epoch_time: Any = None
 
     def feed(self, line: str | bytes) -> str | None:
         """Decode one line; returns the sentence type used (``"GGA"``...) or None when skipped."""
@@ -77,7 +108,7 @@ class NmeaDecoder:
         msg = self._parse(text)
         if msg is None:
             return None
-        kind = "PUBX00" if isinstance(msg, UBX00) else getattr(msg, "sentence_type", "")
+        kind = _kind(msg)
         handler = _HANDLERS.get(kind)
         if handler is None:
             self.stats.unsupported += 1
@@ -88,7 +119,18 @@ class NmeaDecoder:
             self.stats.garbage += 1
             return None
         self.stats.sentences += 1
+        self._track(kind, msg)
         return kind
+
+    def _track(self, kind: str, msg: Any) -> None:
+        """Count epochs by the GGA/RMC time; note the constellations GSA/GSV sentences name."""
+        if kind in ("GGA", "RMC"):
+            stamp = self.latest[kind].get("time")
+            if stamp != self._epoch_time:
+                self.epoch, self._epoch_time = self.epoch + 1, stamp
+        elif kind in ("GSA", "GSV"):
+            for system in systems_of(msg):
+                self.systems[system] = self.epoch
 
     def _parse(self, text: str) -> pynmea2.NMEASentence | None:
         if not text.startswith(("$", "!")):
@@ -111,11 +153,13 @@ class NmeaDecoder:
         out["gnss.fix"] = fix
         out["gnss.num_sv"] = self._num_sv()
         out["gnss.date"], out["gnss.time"] = self._date_time()
+        out["gnss.type"] = gnss_type({s for s, seen in self.systems.items() if self.epoch - seen < SYSTEM_EPOCHS})
         if fix in (0, 5):
             return out
         out.update(self._position())
         out["gnss.hdop"], out["gnss.pdop"] = self._dops()
         out["gnss.hacc"] = self._hacc(out["gnss.hdop"])
+        out["gnss.acc_heading"] = self._acc_heading(out["gnss.speed"], out["gnss.hdop"])
         return out
 
     def fix(self) -> int:
@@ -168,6 +212,63 @@ class NmeaDecoder:
         if gst.get("sigma_lat") is not None and gst.get("sigma_lon") is not None:
             return round(math.hypot(gst["sigma_lat"], gst["sigma_lon"]), 2)
         return round(hdop * self.uere_m, 2) if hdop is not None else None
+
+    def _acc_heading(self, speed_kmh: float | None, hdop: float | None) -> float | None:
+        reported = self.latest.get("PASHR", {}).get("heading_acc")
+        if reported is not None:
+            return round(min(max(reported, 0.0), 360.0), 2)
+        if speed_kmh is None or hdop is None:
+            return None
+        return heading_accuracy(speed_kmh, hdop * self.speed_sigma_mps)
+
+
+def heading_accuracy(speed_kmh: float, sigma_mps: float) -> float:
+    """Degrees of course error for a Doppler speed with standard deviation ``sigma_mps``."""
+    speed = speed_kmh / 3.6
+    if speed <= sigma_mps:
+        return UNKNOWN_HEADING_ACC
+    return round(math.degrees(math.atan(sigma_mps / speed)), 2)
+
+
+def gnss_type(systems: set[str]) -> str | None:
+    """The reference's name for the constellations in use (None when it has none for them)."""
+    if "BeiDou" in systems:
+        return "GPS+Beidou" if "GPS" in systems else "Beidou"
+    if "GPS" in systems and "GLONASS" in systems:
+        return "GPS+Glonass"
+    if "GPS" in systems and "Galileo" in systems:
+        return "GPS+Galileo"
+    return None
+
+
+def systems_of(msg: Any) -> set[str]:
+    """Constellations a GSA (satellites used) or GSV (satellites in view) sentence shows in use.
+
+    The talker names the system; a ``GN`` sentence names it in the NMEA 4.10 system id
+    field (GSA) or by its satellite numbers. A sentence without satellites (a system the
+    receiver tracks but sees nothing of) counts for nothing.
+    """
+    data = list(msg.data)
+    if msg.sentence_type == "GSA":
+        numbers = [n for n in data[2:14] if n.strip()]
+        system_id = data[17] if len(data) > 17 else ""
+    else:
+        numbers = [data[i] for i in range(3, len(data) - 3, 4) if data[i].strip()]
+        system_id = ""
+    if not numbers:
+        return set()
+    talker = TALKER_SYSTEMS.get(getattr(msg, "talker", ""))
+    if talker or system_id in SYSTEM_IDS:
+        return {talker or SYSTEM_IDS[system_id]}
+    return {s for n in numbers if n.isdigit() for low, high, s in PRN_SYSTEMS if low <= int(n) <= high}
+
+
+def _kind(msg: Any) -> str:
+    if isinstance(msg, UBX00):
+        return "PUBX00"
+    if isinstance(msg, ASHRATT):
+        return "PASHR"
+    return str(getattr(msg, "sentence_type", ""))
 
 
 def _first(*values: Any) -> Any:
@@ -246,8 +347,22 @@ def _pubx00(msg: Any) -> dict[str, Any]:
     }
 
 
+def _pashr(msg: Any) -> dict[str, Any]:
+    """GNSS/INS attitude: only the heading accuracy estimate (degrees) is used."""
+    return {"heading_acc": msg.heading_accuracy}
+
+
 def _ignore(msg: Any) -> dict[str, Any]:
     return {}
 
 
-_HANDLERS = {"GGA": _gga, "RMC": _rmc, "GSA": _gsa, "VTG": _vtg, "GST": _gst, "PUBX00": _pubx00, "GSV": _ignore}
+_HANDLERS = {
+    "GGA": _gga,
+    "RMC": _rmc,
+    "GSA": _gsa,
+    "VTG": _vtg,
+    "GST": _gst,
+    "PUBX00": _pubx00,
+    "PASHR": _pashr,
+    "GSV": _ignore,
+}

@@ -2,8 +2,9 @@
 
 Settings (``[sources.gnss]``): ``port`` (default ``/dev/ttyS1``; any pyserial URL works,
 e.g. ``loop://``), ``baudrate`` (9600), ``uere_m`` (2.5, for the HDOP-based accuracy
-estimate), ``require_checksum`` (true), ``silence_s`` (3: no valid sentence for this long
-means the receiver is gone). The simulated backend writes the vehicle model's NMEA into a
+estimate), ``speed_sigma_mps`` (0.1, for the derived heading accuracy),
+``require_checksum`` (true), ``silence_s`` (3: no valid sentence for this long means the
+receiver is gone). The simulated backend writes the vehicle model's NMEA into a
 pty and reads it back through the same code.
 """
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowengine.errors import DeviceIOError
 from nodes.sources.base import SourceNode, in_thread
-from nodes.sources.gnss.nmea import DEFAULT_UERE_M, KEYS, NmeaDecoder
+from nodes.sources.gnss.nmea import DEFAULT_SPEED_SIGMA_MPS, DEFAULT_UERE_M, KEYS, NmeaDecoder
 from nodes.sources.sim.gnss_device import SimulatedReceiver
 from nodes.sources.sim.vehicle import shared_vehicle
 
@@ -32,6 +33,9 @@ class GnssSettings(BaseModel):
     port: str = Field(default="/dev/ttyS1", min_length=1)
     baudrate: int = 9600
     uere_m: float = Field(default=DEFAULT_UERE_M, gt=0, le=100)
+    speed_sigma_mps: float = Field(
+        default=DEFAULT_SPEED_SIGMA_MPS, gt=0, le=10, description="speed accuracy per unit of HDOP (heading accuracy)"
+    )
     require_checksum: bool = True
     silence_s: float = Field(default=3.0, gt=0, le=600)
 
@@ -52,7 +56,9 @@ class GnssSourceNode(SourceNode):
 
     async def on_start(self) -> None:
         hw = self.checked_settings()
-        self.decoder = NmeaDecoder(uere_m=hw.uere_m, require_checksum=hw.require_checksum)
+        self.decoder = NmeaDecoder(
+            uere_m=hw.uere_m, require_checksum=hw.require_checksum, speed_sigma_mps=hw.speed_sigma_mps
+        )
         self.receiver: SimulatedReceiver | None = None
         self._reported_rejects = 0
         await super().on_start()

@@ -18,7 +18,7 @@ import gpiozero
 from gpiozero import Device, DigitalInputDevice, DigitalOutputDevice
 
 from flowengine.errors import DeviceIOError
-from nodes.sources.io.settings import FULL_SCALE_V, MAX_AI, MAX_DI, MAX_DO, IoSettings
+from nodes.sources.io.settings import FULL_SCALE_V, MAX_AI, MAX_DI, MAX_DO, NO_CHANNEL, IoSettings
 
 #: (output number 1..4, "value" or "pullup"; or input number 1..6, "input_pullup") -> 0/1
 OutputKey = tuple[int, str]
@@ -88,6 +88,11 @@ class IoBoard:
         self.adcs = [
             self._add(adc, channel=c, port=s.adc_port, device=s.adc_device, pin_factory=factory) for c in s.ai_channels
         ]
+        self.supply = (
+            self._add(adc, channel=s.power_channel, port=s.adc_port, device=s.adc_device, pin_factory=factory)
+            if s.power_channel != NO_CHANNEL
+            else None
+        )
 
     def _add(self, cls: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         device = cls(*args, **kwargs)
@@ -107,13 +112,22 @@ class IoBoard:
                 values[f"io.DO{n}_pullup"] = self._pullup_state(n)
             for n in range(1, MAX_AI + 1):
                 values[f"io.AI{n}"] = self._analog(n)
+            values["io.power_input"] = self._volts(self.supply) if self.supply is not None else None
+            values["io.igt_status"] = self._ignition(values)
             return values
+
+    def _ignition(self, values: dict[str, Any]) -> int | None:
+        """The ignition sense input's level, inverted for an active-low input."""
+        level = values.get(f"io.DI{self.settings.igt_input}") if self.settings.igt_input else None
+        return None if level is None else level ^ int(self.settings.igt_active_low)
 
     def _analog(self, n: int) -> float | None:
         """Volts at AI n from the raw code (gpiozero's ``value`` is offset by half a step)."""
         if n > len(self.adcs):
             return None
-        adc = self.adcs[n - 1]
+        return self._volts(self.adcs[n - 1])
+
+    def _volts(self, adc: Any) -> float:
         return volts(adc.raw_value / (2**adc.bits - 1), self.settings)
 
     def _pullup_state(self, n: int) -> int | None:

@@ -4,8 +4,10 @@ Pin map in the device config ``[sources.io]`` (see :mod:`nodes.sources.io.settin
 Its ``async apply_outputs(values)`` drives ``io.DO{n}`` / ``io.DO{n}_pullup`` for the
 node that refers to it (``flexapi io control``), raises
 :class:`~flowengine.errors.DeviceIOError` when the hardware fails or is absent, and
-publishes fresh values. Simulated: gpiozero's MockFactory with a
-mock MCP3xxx; DI1 follows the vehicle's ignition, AI1 its battery voltage.
+publishes fresh values. ``io.power_input`` is the supply voltage on the ADC channel
+``power_channel``; ``io.igt_status`` the level of the ignition input ``igt_input``.
+Simulated: gpiozero's MockFactory with a mock MCP3xxx; the ignition input follows the
+vehicle's ignition, AI1 and the supply its battery voltage.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ PARAMS = (
     *(p for n in range(1, MAX_DI + 1) for p in (f"DI{n}", f"DI{n}_pullup")),
     *(p for n in range(1, MAX_DO + 1) for p in (f"DO{n}", f"DO{n}_pullup")),
     *(f"AI{n}" for n in range(1, MAX_AI + 1)),
+    "power_input",
+    "igt_status",
 )
 
 

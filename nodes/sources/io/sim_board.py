@@ -1,8 +1,10 @@
 """The simulated IO board: gpiozero's MockFactory pins and a mock MCP3xxx on the SPI pins.
 
 The io source opens the very same gpiozero devices on these pins as on real
-hardware; the ADC answers gpiozero's bit-banged SPI frames bit by bit. DI1
-follows the vehicle's ignition and AI1 its battery voltage. :meth:`unplug`
+hardware; the ADC answers gpiozero's bit-banged SPI frames bit by bit. The
+ignition input (DI1 by default) follows the vehicle's ignition, AI1 and the
+supply channel its battery voltage, and inputs set through the simulator
+(``io.DI2``...) the levels the vehicle model holds for them. :meth:`unplug`
 makes every pin fail with EIO, as a board whose GPIO chip went away.
 """
 
@@ -17,7 +19,7 @@ from gpiozero.exc import SPISoftwareFallback
 from gpiozero.pins.data import SPI_HARDWARE_PINS
 from gpiozero.pins.mock import MockFactory, MockPin, MockSPIDevice
 
-from nodes.sources.io.settings import IoSettings
+from nodes.sources.io.settings import NO_CHANNEL, IoSettings
 from nodes.sources.sim.vehicle import VehicleState
 
 
@@ -109,11 +111,21 @@ class SimIoHardware:
 
     def set_volts(self, n: int, volts: float) -> None:
         """Put ``volts`` on AI n (1-based) in front of the divider."""
+        self.set_channel_volts(self.settings.ai_channels[n - 1], volts)
+
+    def set_channel_volts(self, channel: int, volts: float) -> None:
         s = self.settings
-        self.adc.levels[s.ai_channels[n - 1]] = volts / s.divider_ratio / s.vref
+        self.adc.levels[channel] = volts / s.divider_ratio / s.vref
 
     def update(self, state: VehicleState) -> None:
-        if self.settings.di:
-            self.drive_input(1, state.ignition)
-        if self.settings.ai_channels:
+        """The harness: ignition on its sense input, the battery on AI1 and the supply channel."""
+        s = self.settings
+        if s.igt_input:
+            self.drive_input(s.igt_input, state.ignition != s.igt_active_low)
+        for n, level in state.inputs.items():
+            if n <= len(s.di) and n != s.igt_input:
+                self.drive_input(n, bool(level))
+        if s.ai_channels:
             self.set_volts(1, state.battery_v)
+        if s.power_channel != NO_CHANNEL:
+            self.set_channel_volts(s.power_channel, state.battery_v)

@@ -2,8 +2,9 @@
 
 Mode 01 requests go functionally to 0x7DF and the engine ECU's single-frame reply is
 taken from 0x7E8. Physical requests (0x7E0) go through one can-isotp stack kept for the
-session: the VIN (Mode 09 PID 02, 20 bytes, segmented with flow control) and UDS
-ReadDataByIdentifier (0x22) for manufacturer DIDs. Every method blocks; the node calls
+session: the VIN (Mode 09 PID 02, 20 bytes, segmented with flow control), the stored
+trouble codes (Mode 03, segmented beyond two codes) and UDS ReadDataByIdentifier (0x22)
+for manufacturer DIDs. Every method blocks; the node calls
 them from a worker thread, never from the event loop.
 """
 
@@ -20,6 +21,7 @@ import isotp
 
 from flowengine.errors import DeviceIOError
 from nodes.sources.obd.dids import DidReply, parse_rdbi, rdbi_request
+from nodes.sources.obd.dtcs import MODE03_REPLY, MODE03_REQUEST, decode_dtcs
 from nodes.sources.obd.pids import BITMAP_PIDS, MODE01_REPLY, decode_vin, parse_single_frame, supported
 
 PADDING = 0x55
@@ -102,6 +104,15 @@ class ObdClient:
             return None
         with contextlib.suppress(ValueError):
             return decode_vin(payload)
+        return None
+
+    def read_dtcs(self) -> list[str] | None:
+        """Stored trouble codes (Mode 03); None when the ECU did not answer or the reply is malformed."""
+        payload = self._physical(MODE03_REQUEST, lambda p: p[:1] == bytes([MODE03_REPLY]), self.timeout)
+        if payload is None:
+            return None
+        with contextlib.suppress(ValueError):
+            return decode_dtcs(payload)
         return None
 
     def read_did(self, did: int) -> DidReply | None:

@@ -9,7 +9,12 @@ pause between requests), ``max_misses`` (3 cycles without any reply = ECU gone),
 see :mod:`.dids`).
 
 Only PIDs the ECU announces in its bitmaps are polled, then the DIDs, one request at a
-time at the same pace. A DID the ECU rejects as unknown (``7F 22 31``) is not asked
+time at the same pace. The stored trouble codes (Mode 03) are read at connection, when
+PID 01's code count changes and every ``DTC_REFRESH_S``; whenever the set of codes
+changes it goes out on the second output, ``{"topic": "obd/dtc", "payload": {"codes":
+[...], "desc": {code: description}}}``. ``obd.status`` (``Connecting``, ``Connected``,
+``Disconnected``), ``obd.protocol`` (``OBD-II``: J1979 on CAN), ``obd.iftype`` (``CAN``)
+and ``obd.bitrate`` (the configured bitrate, when 250 or 500 kbit/s) describe the link. A DID the ECU rejects as unknown (``7F 22 31``) is not asked
 again until the next connection. Derived values (only where no PID or DID gave one):
 ``obd.f_rate`` from MAF when PID 5E is missing; ``obd.f_econ`` = speed / fuel rate;
 ``obd.t_dist`` integrates PID 0D speed since the engine started (PID 1F resets).
@@ -25,15 +30,22 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowengine.errors import DeviceIOError
+from flowengine.message import make_msg
 from nodes.sources.base import SourceNode, in_thread
 from nodes.sources.obd.client import ObdClient
 from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec, check_key, decode_did
+from nodes.sources.obd.dtcs import describe
 from nodes.sources.obd.pids import KEYS, MODE01, decode, fuel_rate_from_maf
 from nodes.sources.sim.ecu import SimulatedEcu
 from nodes.sources.sim.vehicle import shared_vehicle
 
 VIN_RETRY_S = 30.0
+DTC_REFRESH_S = 30.0
 MAX_ECON = 125.5
+#: The diagnostic link, beside the vehicle's values (FlexAPI 1.0.9 and later).
+LINK_KEYS = ("obd.status", "obd.protocol", "obd.bitrate", "obd.iftype")
+BITRATES = (250_000, 500_000)
+DTC_TOPIC = "obd/dtc"
 
 
 class ObdSettings(BaseModel):
@@ -84,17 +96,32 @@ def wanted_pids(supported: set[int], monitors: str) -> list[int]:
 
 
 class ObdSourceNode(SourceNode):
-    """Discovers supported PIDs, reads the VIN, then polls every ``interval``."""
+    """Discovers supported PIDs, reads the VIN, then polls every ``interval``.
 
+    Outputs: 1 the ``obd.*`` values; 2 the stored trouble codes whenever they change.
+    """
+
+    outputs = 2
     prefixes: ClassVar[tuple[str, ...]] = ("obd",)
-    keys: ClassVar[tuple[str, ...]] = KEYS
+    keys: ClassVar[tuple[str, ...]] = (*KEYS, *LINK_KEYS)
     Settings: ClassVar[type[BaseModel] | None] = ObdSettings
 
     async def on_start(self) -> None:
         self.ecu: SimulatedEcu | None = None
         self.vin: str | None = None
         self.trip_km = 0.0
+        self.codes: list[str] | None = None  # stored trouble codes last sent
+        self._codes_read: tuple[int | None, float] = (None, 0.0)  # PID 01 count, when
         await super().on_start()
+
+    def link(self, status: str) -> dict[str, Any]:
+        """``obd.status`` and the link it speaks of (J1979 over CAN at the configured bitrate)."""
+        bitrate = self.hw.bitrate if self.hw.bitrate in BITRATES else None
+        return {"obd.status": status, "obd.protocol": "OBD-II", "obd.bitrate": bitrate, "obd.iftype": "CAN"}
+
+    def publish_invalid(self, status: str = "Disconnected") -> None:
+        """Every value invalid; the link ``Disconnected`` (or ``Connecting`` while trying again)."""
+        self.send(make_msg({**dict.fromkeys(KEYS), **self.link(status)}, topic=self.source_name))
 
     async def run_backend(self) -> None:
         hw = self.hw
@@ -109,7 +136,12 @@ class ObdSourceNode(SourceNode):
             lambda: ObdClient.open(interface, channel, hw.bitrate, timeout=hw.timeout_s, gap=hw.gap_s, **ids)
         )
         try:
+            self.publish_invalid("Connecting")
             await self._session(client)
+        except Exception:
+            if self.healthy is False:  # a retry failed: the supervisor has nothing new to say, the link has
+                self.publish_invalid()
+            raise
         finally:
             await in_thread(client.close)
             if self.ecu is not None:
@@ -128,6 +160,8 @@ class ObdSourceNode(SourceNode):
                 self.vin, vin_at = await in_thread(client.read_vin), started
             raw = await self._poll(client, pids)
             from_dids = await self._poll_dids(client, dids) if raw else {}
+            if raw:
+                await self._trouble_codes(client, raw.get(0x01))
             misses = 0 if raw else misses + 1
             if misses >= self.hw.max_misses:
                 raise DeviceIOError(f"ECU 0x{self.hw.ecu_id:03X} stopped answering")
@@ -154,6 +188,20 @@ class ObdSourceNode(SourceNode):
                 continue
             replies[pid], silent_run = data, 0
         return replies
+
+    async def _trouble_codes(self, client: ObdClient, status: bytes | None) -> None:
+        """Read Mode 03 when PID 01's code count changed (or now and then); send the codes when they changed."""
+        count = status[0] & 0x7F if status else None
+        last_count, read_at = self._codes_read
+        if self.codes is not None and count == last_count and time.monotonic() - read_at < DTC_REFRESH_S:
+            return
+        codes = await in_thread(client.read_dtcs)
+        if codes is None:
+            return
+        self._codes_read = (count, time.monotonic())
+        if codes != self.codes:
+            self.codes = codes
+            self.send(make_msg({"codes": codes, "desc": describe(codes)}, topic=DTC_TOPIC), port=1)
 
     async def _poll_dids(self, client: ObdClient, dids: dict[str, DidSpec]) -> dict[str, Any]:
         """Read each DID once; an unknown DID is dropped from ``dids``, a refused or bad one skipped this cycle."""
@@ -186,6 +234,7 @@ class ObdSourceNode(SourceNode):
         values.update({k: v for k, v in decoded.items() if k in values})
         values.update(from_dids)
         values["obd.vin"] = self.vin
+        values.update(self.link("Connected"))
         if values["obd.f_rate"] is None and decoded.get("maf") is not None:
             values["obd.f_rate"] = fuel_rate_from_maf(decoded["maf"])
         trip = self._trip(values, elapsed)

@@ -2,10 +2,12 @@
 
 Functional Mode 01 requests (0x7DF) get single-frame replies from 0x7E8; physical
 requests (0x7E0) go through a can-isotp stack, which segments the 20-byte VIN reply
-and honours flow control exactly as a real ECU does, and answers UDS
-ReadDataByIdentifier (0x22) for the manufacturer DIDs of :mod:`.ecu_dids`. The ECU
-answers while the ignition is on, also with the engine stopped; with the ignition off,
-or when a test sets :attr:`silent`, it does not answer (a silent bus).
+and honours flow control exactly as a real ECU does, and answers Mode 03 with the
+stored trouble codes the vehicle model holds (set through the simulator's ``obd.dtc``)
+and UDS ReadDataByIdentifier (0x22) for the manufacturer DIDs of :mod:`.ecu_dids`. The ECU
+answers while the ignition is on, also with the engine stopped, and for its after-run
+(10 s) once the key is off; then, or when a test sets :attr:`silent`, it does not
+answer (a silent bus).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class SimulatedEcu:
 
     @property
     def answering(self) -> bool:
-        return not self.silent and self.vehicle.state().ignition
+        return not self.silent and self.vehicle.state().ecu_awake
 
     def respond(self, request: bytes) -> bytes | None:
         """The reply payload (without ISO-TP framing) for a request payload, None for no answer."""
@@ -69,6 +71,8 @@ class SimulatedEcu:
             return None if data is None else bytes([0x41, request[1]]) + data
         if request[:2] == b"\x09\x02":
             return b"\x49\x02\x01" + state.vin.encode("ascii")
+        if request[:1] == b"\x03":
+            return bytes([0x43, len(state.dtcs)]) + b"".join(dtc_bytes(c) for c in state.dtcs)
         if request[:1] == bytes([RDBI]):
             return self.dids.respond(request, state)
         return None
@@ -104,3 +108,8 @@ class SimulatedEcu:
         self.stack.stop()
         self.notifier.stop(timeout=1.0)
         self.bus.shutdown()
+
+
+def dtc_bytes(code: str) -> bytes:
+    """A stored code as Mode 03 sends it: the system (P, C, B, U) in the top two bits, then its four digits."""
+    return ("PCBU".index(code[0]) << 14 | int(code[1:], 16)).to_bytes(2, "big")

@@ -1,12 +1,16 @@
 """Pure NMEA 0183 encoding of the simulated vehicle's position (what a GNSS receiver would send).
 
-One epoch is GGA, GSA, RMC and VTG with valid checksums, rendered by pynmea2 so the
-simulated bytes follow the same grammar the decoder parses from real receivers.
+One epoch is GGA, one GSA per constellation (NMEA 4.10, with its system id), the GSV
+sentences of each constellation under its own talker id (GP, GL, GA, GB), RMC and VTG,
+with valid checksums, rendered by pynmea2 so the simulated bytes follow the same grammar
+the decoder parses from real receivers. The satellites used are shared among the
+constellations of ``gnss_type``; each also sees two it does not use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pynmea2
 
@@ -14,13 +18,26 @@ from nodes.sources.sim.vehicle import VehicleState
 
 KMH_PER_KNOT = 1.852
 GEOID_SEPARATION_M = 47.0
+#: Constellation -> (GSV talker, NMEA 4.10 system id, first satellite number).
+SYSTEMS = {"GPS": ("GP", "1", 1), "Glonass": ("GL", "2", 65), "Galileo": ("GA", "3", 1), "Beidou": ("GB", "4", 1)}
+SPARE_IN_VIEW = 2
 
 
 def epoch(state: VehicleState) -> list[str]:
     """The sentences of one receiver epoch, each terminated by CR LF."""
     when = dt.datetime.fromtimestamp(state.unix_time, dt.UTC)
-    sentences = (_gga(state, when), _gsa(state), _rmc(state, when), _vtg(state))
+    shares = used_per_system(state.gnss_type, state.num_sv)
+    gsa = [_gsa(state, name, used) for name, used in shares]
+    gsv = [sentence for name, used in shares for sentence in _gsv(state, name, used)]
+    sentences = (_gga(state, when), *gsa, *gsv, _rmc(state, when), _vtg(state))
     return [f"{s.render()}\r\n" for s in sentences]
+
+
+def used_per_system(gnss_type: str, num_sv: int) -> list[tuple[str, int]]:
+    """How many of the satellites used each constellation gives (the first one the larger share)."""
+    names = gnss_type.split("+")
+    first = num_sv if len(names) == 1 else math.ceil(num_sv * 0.6)
+    return [(names[0], first), *((name, num_sv - first) for name in names[1:])]
 
 
 def _hhmmss(when: dt.datetime) -> str:
@@ -44,10 +61,29 @@ def _gga(s: VehicleState, when: dt.datetime) -> pynmea2.NMEASentence:
     return pynmea2.GGA("GN", "GGA", (*fields, f"{s.altitude:.1f}", "M", f"{GEOID_SEPARATION_M:.1f}", "M", "", ""))
 
 
-def _gsa(s: VehicleState) -> pynmea2.NMEASentence:
-    used = [f"{prn:02d}" for prn in range(1, s.num_sv + 1)] + [""] * (12 - s.num_sv)
+def _gsa(s: VehicleState, system: str, count: int) -> pynmea2.NMEASentence:
+    _talker, system_id, first = SYSTEMS[system]
+    used = [f"{prn:02d}" for prn in range(first, first + count)] + [""] * (12 - count)
     vdop = max(0.5, (s.pdop**2 - s.hdop**2) ** 0.5)
-    return pynmea2.GSA("GN", "GSA", ("A", str(s.gnss_fix), *used, f"{s.pdop:.2f}", f"{s.hdop:.2f}", f"{vdop:.2f}"))
+    dops = (f"{s.pdop:.2f}", f"{s.hdop:.2f}", f"{vdop:.2f}")
+    return pynmea2.GSA("GN", "GSA", ("A", str(s.gnss_fix), *used, *dops, system_id))
+
+
+def _gsv(s: VehicleState, system: str, used: int) -> list[pynmea2.NMEASentence]:
+    """Satellites in view, four per sentence: number, elevation, azimuth, SNR (empty when not tracked)."""
+    talker, _id, first = SYSTEMS[system]
+    prns = range(first, first + used + SPARE_IN_VIEW)
+    minute = s.elapsed_s / 60.0
+    views = [
+        (f"{prn:02d}", f"{round(15 + (prn * 37 + minute) % 70):02d}", f"{round(prn * 73 + minute) % 360:03d}",
+         f"{round(30 + (prn * 11) % 18)}" if n < used else "")
+        for n, prn in enumerate(prns)
+    ]  # fmt: skip
+    pages = [views[i : i + 4] for i in range(0, len(views), 4)]
+    return [
+        pynmea2.GSV(talker, "GSV", (str(len(pages)), str(n), f"{len(views):02d}", *[f for sat in page for f in sat]))
+        for n, page in enumerate(pages, 1)
+    ]
 
 
 def _rmc(s: VehicleState, when: dt.datetime) -> pynmea2.NMEASentence:

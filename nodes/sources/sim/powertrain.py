@@ -18,6 +18,7 @@ AIR_DENSITY = 1.2
 WHEEL_CIRCUMFERENCE = 1.95  # m
 OVERALL_RATIOS = (13.5, 8.2, 5.6, 4.3, 3.4, 2.8)  # gear * final drive
 IDLE_RPM = 780.0
+SHIFT_RPM = 6000.0  # the driver shifts up before this, whatever the power asked for
 MAX_POWER_KW = 110.0
 REFERENCE_TORQUE_NM = 250
 PEAK_TORQUE_RPM = (1500.0, 4500.0)
@@ -56,8 +57,8 @@ class Powertrain:
         self.run_time_s += dt
         force = MASS_KG * (accel + GRAVITY * (ROLLING + grade)) + 0.5 * AIR_DENSITY * DRAG_AREA * speed**2
         self.power_kw = force * speed / 1000.0 if speed > 0 else 0.0
-        self.gear, self.rpm = select_gear(speed, accel)
-        available = MAX_POWER_KW * min(1.0, self.rpm / 5500.0)
+        self.gear, self.rpm = select_gear(speed, accel, self.power_kw)
+        available = available_power_kw(self.rpm)
         share = max(0.0, min(1.0, self.power_kw / available))
         self.demand = 100.0 * share if self.power_kw > 0 else 0.0
         self.load = 18.0 + 82.0 * share if self.power_kw >= 0 else 12.0
@@ -100,8 +101,9 @@ class Powertrain:
         return 0.0 if self.rpm <= 0 else 6.0 + self.rpm / 1000.0
 
 
-def select_gear(speed: float, accel: float) -> tuple[int, float]:
-    """Gear and rpm: the highest gear keeping at least 1400 rpm (1900 when accelerating hard)."""
+def select_gear(speed: float, accel: float, power_kw: float = 0.0) -> tuple[int, float]:
+    """Gear and rpm: the highest gear keeping at least 1400 rpm (1900 when accelerating hard)
+    whose rpm gives the power asked for; short of power, the lowest gear below the shift rpm."""
     floor = 1900.0 if accel > 1.5 else 1400.0
     wheel_rps = speed / WHEEL_CIRCUMFERENCE
     if speed < 2.0:
@@ -110,11 +112,24 @@ def select_gear(speed: float, accel: float) -> tuple[int, float]:
             if accel > 0
             else (0, IDLE_RPM)
         )
+    choice: tuple[int, float] | None = None
     for gear in range(len(OVERALL_RATIOS), 0, -1):
         rpm = wheel_rps * 60 * OVERALL_RATIOS[gear - 1]
+        if rpm > SHIFT_RPM:
+            break
         if rpm >= floor:
-            return gear, rpm
-    return 1, max(IDLE_RPM, wheel_rps * 60 * OVERALL_RATIOS[0])
+            choice = gear, rpm
+            if available_power_kw(rpm) >= power_kw:
+                return choice
+    if choice is not None:
+        return choice
+    gear = len(OVERALL_RATIOS) if wheel_rps * 60 * OVERALL_RATIOS[-1] > SHIFT_RPM else 1
+    return gear, max(IDLE_RPM, wheel_rps * 60 * OVERALL_RATIOS[gear - 1])
+
+
+def available_power_kw(rpm: float) -> float:
+    """Full-load power at ``rpm`` (rising to the maximum at 5500 rpm)."""
+    return MAX_POWER_KW * min(1.0, rpm / 5500.0)
 
 
 def full_load_torque_pct(rpm: float) -> float:

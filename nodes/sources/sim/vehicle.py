@@ -4,9 +4,12 @@
 object of ``runtime.services``), configured from the device config section
 ``[sources.vehicle]``. ``vehicle.state()`` gives a frozen :class:`VehicleState` for
 "now": the model advances in fixed 0.1 s steps from its start, so the state at a given
-elapsed time depends only on the seed (and the replayed track, if any). The GNSS
-writer, the OBD ECU, the motion sysfs writer and the IO/cellular simulations all read
-the same state, so their values agree with each other.
+elapsed time depends only on the seed (and the replayed track, if any) and the commands
+given before that time (:meth:`Vehicle.apply` now, :meth:`Vehicle.schedule` at a set
+time, a scenario file). Commands are kept on a timeline by step and replayed with the
+seed, so a reader asking for any instant gets the same answer. The GNSS writer, the OBD
+ECU, the motion sysfs writer and the IO/cellular simulations all read the same state,
+so their values agree with each other.
 
 Conventions: heading clockwise from north; ``yaw_rate_dps`` is the heading rate
 (positive turning right); ``long_accel_g`` positive when speeding up; ``lat_accel_g``
@@ -17,12 +20,14 @@ i.e. turning left, as SAE J1939 and ISO 8855 count it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,9 +35,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from flowengine.errors import FlowConfigError, Problem
+from nodes.sources.sim.commands import DRIVER_KEYS, Command, Wiring
 from nodes.sources.sim.geo import angle_diff
 from nodes.sources.sim.powertrain import GRAVITY, REFERENCE_TORQUE_NM, TANK_L, Powertrain
 from nodes.sources.sim.route import Pose, SyntheticRoute
+from nodes.sources.sim.scenario import ScenarioEntry, ScenarioError, load_scenario
 from nodes.sources.sim.track import TrackError, TrackReplay, load_track
 from nodes.sources.sim.vin import is_valid_vin, random_vin
 
@@ -58,6 +65,11 @@ CYCLE_MONITOR_S = {
 PENDING_MONITOR = {"spark": "e_s", "compression": "pf"}
 DEF_PER_FUEL = 0.03  # litres of diesel exhaust fluid per litre of fuel
 DEF_TANK_L = 15.0
+MAX_DTCS = 32  # stored trouble codes the simulated ECU keeps
+AFTER_RUN_S = 10.0  # the engine ECU stays awake (and answers) this long after the key is turned off
+GNSS_TYPES = ("Beidou", "GPS+Beidou", "GPS+Glonass", "GPS+Galileo")
+SA_SITES = 3  # of 10 cell sites run 5G standalone; the others 5G NSA (EN-DC) on an LTE anchor
+NR_MIN_RSRP = -108.0  # dBm; below it the modem falls back to LTE alone
 
 
 class VehicleSettings(BaseModel):
@@ -76,6 +88,12 @@ class VehicleSettings(BaseModel):
     vin: str | None = None
     engine: Literal["spark", "compression"] = Field(
         default="spark", description="petrol (spark ignition) or diesel (compression ignition, with DEF)"
+    )
+    gnss_type: Literal["Beidou", "GPS+Beidou", "GPS+Glonass", "GPS+Galileo"] = Field(
+        default="GPS+Glonass", description="constellations the simulated receiver tracks"
+    )
+    scenario: Path | None = Field(
+        default=None, description="JSON timeline of simulator settings applied after the start (--scenario)"
     )
 
     @field_validator("vin")
@@ -106,6 +124,7 @@ class VehicleState:
     steering_rad: float
     # key and brakes
     ignition: bool
+    ecu_awake: bool  # ignition on, or within the ECU's after-run once it went off
     engine_on: bool
     cranking: bool
     brake: bool
@@ -143,11 +162,15 @@ class VehicleState:
     vin: str
     mil: bool
     dtc_count: int
+    dtcs: tuple[str, ...]  # stored trouble codes (mode 03)
     dist_since_clear_km: float
     time_since_clear_min: float
     monitors_complete: dict[str, bool]  # since DTCs cleared (PID 01), plus DID_MONITORS
     cycle_monitors_complete: dict[str, bool]  # this drive cycle (PID 41), plus DID_MONITORS
+    # what the harness feeds the IO board besides ignition and battery: commanded input levels
+    inputs: dict[int, int]
     # GNSS reception
+    gnss_type: str
     gnss_fix: int
     num_sv: int
     hdop: float
@@ -159,10 +182,11 @@ class VehicleState:
     rsrq_db: float
     sinr_db: float
     rssi_dbm: float
+    radio: str  # "LTE", "NSA" (5G on an LTE anchor) or "SA" (5G standalone)
 
 
 class Vehicle:
-    """The seeded model; :meth:`state` may be called from any thread."""
+    """The seeded model; :meth:`state`, :meth:`apply` and :meth:`schedule` may be called from any thread."""
 
     def __init__(
         self,
@@ -170,6 +194,7 @@ class Vehicle:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        scenario: Iterable[ScenarioEntry] | None = None,
     ) -> None:
         self.settings = settings or VehicleSettings()
         self._clock = clock
@@ -177,7 +202,17 @@ class Vehicle:
         self._wall0 = wall()
         self._lock = threading.Lock()
         self._points = _track_points(self.settings)
+        self._timeline: list[tuple[int, int, Command]] = []  # (step, order given, command)
+        self._given = itertools.count()
         self._reset()
+        entries = scenario if scenario is not None else _scenario(self.settings, Wiring(track=bool(self._points)))
+        for entry in entries:
+            self.schedule(entry.at, entry.commands)
+
+    @property
+    def drives_itself(self) -> bool:
+        """True when a recorded track drives the vehicle (it takes no driver orders)."""
+        return bool(self._points)
 
     def elapsed(self) -> float:
         """Simulated seconds since the model started."""
@@ -193,6 +228,35 @@ class Vehicle:
             while self._steps < steps:
                 self._step()
             return self._snapshot(target)
+
+    def apply(self, commands: Iterable[Command]) -> float:
+        """Checked commands (:func:`~.commands.parse_commands`) take effect now; returns the simulated time."""
+        with self._lock:
+            now = self.elapsed()
+            self._insert(max(int(now / STEP + 1e-9), self._steps), commands)
+            return now
+
+    def schedule(self, at: float, commands: Iterable[Command]) -> None:
+        """Checked commands take effect ``at`` simulated seconds after the start (a scenario entry)."""
+        with self._lock:
+            step = int(max(0.0, at) / STEP + 1e-6)
+            self._insert(step, commands)
+            if step < self._steps:
+                self._reset()  # the past changed: the next state() replays the timeline
+
+    @property
+    def timeline(self) -> list[ScenarioEntry]:
+        """Every command given so far, as scenario entries: a new vehicle with this seed replays the same drive."""
+        with self._lock:
+            entries = [(step, command) for step, _given, command in self._timeline]
+        return [
+            ScenarioEntry(round(step * STEP, 1), tuple(c for _s, c in group))
+            for step, group in itertools.groupby(entries, key=lambda e: e[0])
+        ]
+
+    def _insert(self, step: int, commands: Iterable[Command]) -> None:
+        for command in commands:
+            bisect.insort(self._timeline, (step, next(self._given), command), key=lambda e: e[:2])
 
     # -- integration ------------------------------------------------------------------
 
@@ -214,11 +278,17 @@ class Vehicle:
         self.phase = rng.uniform(0.0, 2 * math.pi)
         self.def_level = rng.uniform(40.0, 95.0) if s.engine == "compression" else None
         self.accel = self.yaw_rate = self.grade = 0.0
+        self.dtcs: list[str] = []
+        self.cleared_run_s: float | None = None  # engine running time since the codes were last cleared
+        self.inputs: dict[int, int] = {}
         self._steps = 0
+        self._done = 0  # timeline entries already carried out
         self._was_ignition = self.route.pose.ignition
+        self.key_off_at: float | None = None
         self.engine.step(0.0, 0.0, 0.0, self.route.pose.engine_on, amb, 0.0)  # idling at t=0
 
     def _step(self) -> None:
+        self._carry_out_due()
         pose = self.route.pose
         speed0, heading0, alt0, dist0 = pose.speed, pose.heading, pose.alt, pose.distance_m
         self.route.advance(STEP)
@@ -233,6 +303,8 @@ class Vehicle:
             self.engine.fuel_level = 95.0  # refuelled while parked
         if pose.ignition and not self._was_ignition:
             self.trip_km = 0.0
+        if self._was_ignition and not pose.ignition:
+            self.key_off_at = self._steps * STEP
         self._was_ignition = pose.ignition
         if self.def_level is not None:
             burnt_l = self.engine.fuel_rate * STEP / 3600.0
@@ -242,6 +314,33 @@ class Vehicle:
         self.clear_km += moved / 1000.0
         if pose.engine_on:
             self.clear_min += STEP / 60.0
+            if self.cleared_run_s is not None:
+                self.cleared_run_s += STEP
+
+    # -- commands -----------------------------------------------------------------------
+
+    def _carry_out_due(self) -> None:
+        while self._done < len(self._timeline) and self._timeline[self._done][0] <= self._steps:
+            self._carry_out(self._timeline[self._done][2])
+            self._done += 1
+
+    def _carry_out(self, command: Command) -> None:
+        key, value = command.key, command.value
+        if key in DRIVER_KEYS and isinstance(self.route, SyntheticRoute):
+            self.route.order(key.removeprefix("vehicle."), value)
+        elif key == "obd.dtc":
+            self._trouble_code(value)
+        elif key.startswith("io.DI"):
+            self.inputs[int(key.removeprefix("io.DI"))] = value
+
+    def _trouble_code(self, code: str | None) -> None:
+        """A stored code appears (and lights the MIL), or a scan tool clears them (mode 04)."""
+        if code is None:
+            self.dtcs.clear()
+            self.clear_km = self.clear_min = 0.0
+            self.cleared_run_s = 0.0  # readiness monitors run again from scratch
+        elif code not in self.dtcs and len(self.dtcs) < MAX_DTCS:
+            self.dtcs.append(code)
 
     def _ambient(self) -> float:
         return self.ambient_base + 2.0 * math.sin(2 * math.pi * self._steps * STEP / 86_400.0 + self.phase)
@@ -257,9 +356,10 @@ class Vehicle:
             unix_time=self._wall0 + at / self.settings.time_scale,
             **self._motion(pose),
             ignition=pose.ignition,
+            ecu_awake=pose.ignition or (self.key_off_at is not None and t - self.key_off_at < AFTER_RUN_S),
             engine_on=pose.engine_on,
             cranking=pose.cranking,
-            brake=pose.engine_on and (self.accel < -0.4 or pose.speed == 0.0),
+            brake=(pose.engine_on and pose.speed == 0.0) or self.accel < -0.4,
             parking_brake=pose.parking_brake,
             engine=self.settings.engine,
             rpm=eng.rpm,
@@ -288,11 +388,13 @@ class Vehicle:
             map_kpa=baro * min(1.0, 0.28 + 0.72 * max(eng.load - 18.0, 0.0) / 82.0) if pose.engine_on else baro,
             battery_v=self._battery(pose, t),
             vin=self.vin,
-            mil=False,
-            dtc_count=0,
+            mil=bool(self.dtcs),
+            dtc_count=len(self.dtcs),
+            dtcs=tuple(self.dtcs),
             dist_since_clear_km=self.clear_km,
             time_since_clear_min=self.clear_min,
             **self._monitors(eng.run_time_s),
+            inputs=dict(self.inputs),
             **self._gnss(t),
             **self._cell(pose, t),
         )
@@ -318,8 +420,12 @@ class Vehicle:
     def _monitors(self, run_time_s: float) -> dict[str, Any]:
         engine = self.settings.engine
         names = (*MONITORS[engine], *DID_MONITORS)
+        since_clear = self.cleared_run_s
         return {
-            "monitors_complete": {m: m != PENDING_MONITOR[engine] for m in names},
+            "monitors_complete": {
+                m: m != PENDING_MONITOR[engine] and (since_clear is None or since_clear >= CYCLE_MONITOR_S[m])
+                for m in names
+            },
             "cycle_monitors_complete": {m: run_time_s >= CYCLE_MONITOR_S[m] for m in names},
         }
 
@@ -335,17 +441,29 @@ class Vehicle:
         wave = 2.5 * math.sin(t / 97.0 + self.phase) + 1.5 * math.sin(t / 23.0 + 2 * self.phase)
         num_sv = max(6, min(12, round(9.5 + wave)))
         hdop = round(0.5 + 4.5 / num_sv + 0.1 * math.sin(t / 41.0), 2)
-        return {"gnss_fix": 3, "num_sv": num_sv, "hdop": hdop, "pdop": round(hdop * 1.7, 2)}
+        return {
+            "gnss_type": self.settings.gnss_type,
+            "gnss_fix": 3,
+            "num_sv": num_sv,
+            "hdop": hdop,
+            "pdop": round(hdop * 1.7, 2),
+        }
 
     def _cell(self, pose: Pose, t: float) -> dict[str, Any]:
-        """Serving cell from a seeded grid of sites; signal falls with distance to the site."""
+        """Serving cell from a seeded grid of sites; signal falls with distance to the site.
+
+        Each site runs 5G, standalone or on an LTE anchor (seeded); far from it, where
+        the signal is weak, the modem falls back to LTE alone.
+        """
         i, j = math.floor(pose.lat / CELL_GRID_DEG), math.floor(pose.lon / CELL_GRID_DEG)
         key = f"{self.settings.seed}:{i}:{j}".encode()
         fx, fy = (pose.lat / CELL_GRID_DEG) % 1.0, (pose.lon / CELL_GRID_DEG) % 1.0
         far = min(1.0, math.hypot(fx - 0.5, fy - 0.5) / 0.7071)
         fade = 3.0 * math.sin(t / 13.0 + self.phase)
         rsrp = -72.0 - 40.0 * far + fade
+        site = "SA" if zlib.crc32(key + b":nr") % 10 < SA_SITES else "NSA"
         return {
+            "radio": site if rsrp >= NR_MIN_RSRP else "LTE",
             "cell_id": zlib.crc32(key) & 0x0FFFFFFF,
             "lac": zlib.crc32(f"{self.settings.seed}:{i // 6}:{j // 6}".encode()) & 0xFFFF or 1,
             "rsrp_dbm": round(rsrp, 1),
@@ -353,6 +471,15 @@ class Vehicle:
             "sinr_db": round(24.0 - 26.0 * far + fade, 1),
             "rssi_dbm": round(rsrp + 27.0, 1),
         }
+
+
+def _scenario(settings: VehicleSettings, wiring: Wiring) -> list[ScenarioEntry]:
+    if settings.scenario is None:
+        return []
+    try:
+        return load_scenario(settings.scenario, wiring)
+    except ScenarioError as exc:
+        raise FlowConfigError([Problem(SECTION, None, "scenario", str(exc))]) from None
 
 
 def _track_points(settings: VehicleSettings) -> list[Any]:
@@ -374,11 +501,17 @@ def vehicle_settings(data: dict[str, Any]) -> VehicleSettings:
 
 
 def shared_vehicle(runtime: Any) -> Vehicle:
-    """The runtime's one simulated vehicle, created on first use from ``[sources.vehicle]``."""
-    from nodes.sources.settings import source_settings
+    """The runtime's one simulated vehicle, created on first use from ``[sources.vehicle]`` (and its scenario)."""
+    from nodes.sources.settings import harness_wiring, source_settings
 
     services = runtime.services
-    return services.shared(Vehicle, lambda: Vehicle(vehicle_settings(source_settings(services.device, "vehicle"))))
+
+    def make() -> Vehicle:
+        settings = vehicle_settings(source_settings(services.device, "vehicle"))
+        scenario = _scenario(settings, harness_wiring(services.device, track=settings.track is not None))
+        return Vehicle(settings, scenario=scenario)
+
+    return services.shared(Vehicle, make)
 
 
 __all__ = ["TANK_L", "Vehicle", "VehicleSettings", "VehicleState", "shared_vehicle", "vehicle_settings"]

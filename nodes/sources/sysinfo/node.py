@@ -2,8 +2,9 @@
 
 OS facts: hostname (``hostname_file``), time zone (``etc_dir``), MAC addresses of
 the first existing interface of ``lan_ifaces`` / ``wlan_ifaces`` / ``wlan_5g_ifaces``
-(under ``sys_net``), serial number (``serial_files``) unless configured. Names and
-versions come from the config. Simulated: a fake tree with stable made-up MACs.
+(under ``sys_net``), serial number (``serial_files``) unless configured, the power
+board's firmware (``power_management_file``) unless configured. Names and versions
+come from the config. Simulated: a fake tree with stable made-up MACs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from nodes.sources.sim.vehicle import shared_vehicle
 from nodes.sources.sysinfo.facts import mac_address, read_text, serial_number, timezone
 
 PARAMS = ("language", "hostname", "timezone", "model_name", "oem_name", "serial_number", "firmware_version",
-          "bootloader_version", "product_number", "description", "lan_mac", "wlan_mac", "wlan_5g_mac")  # fmt: skip
+          "bootloader_version", "product_number", "description", "lan_mac", "wlan_mac", "wlan_5g_mac",
+          "power_management_version")  # fmt: skip
+SIM_POWER_FIRMWARE = "FE-SIM-PM.V1.2.0"
 
 
 def _own_version() -> str | None:
@@ -51,6 +54,12 @@ class SysinfoSettings(BaseModel):
     lan_ifaces: list[str] = Field(default=["br0", "br-lan", "eth0"])
     wlan_ifaces: list[str] = Field(default=["wlan0"])
     wlan_5g_ifaces: list[str] = Field(default=["wlan1"])
+    power_management_version: str | None = Field(
+        default=None, description="firmware of the power board; default: read from power_management_file"
+    )
+    power_management_file: Path | None = Field(
+        default=None, description="file holding the power board's firmware version (as its driver exposes it)"
+    )
 
 
 class SysinfoSource(SourceNode):
@@ -90,6 +99,8 @@ def read_sysinfo(s: SysinfoSettings) -> dict[str, Any]:
         "product_number": s.product_number, "description": s.description,
         "lan_mac": mac_address(s.sys_net, s.lan_ifaces), "wlan_mac": mac_address(s.sys_net, s.wlan_ifaces),
         "wlan_5g_mac": mac_address(s.sys_net, s.wlan_5g_ifaces),
+        "power_management_version": s.power_management_version
+        or (read_text(s.power_management_file) if s.power_management_file else None),
     }  # fmt: skip
     return {f"sysinfo.{k}": values[k] for k in PARAMS}
 
@@ -106,6 +117,7 @@ def build_sim_tree(root: Path, settings: SysinfoSettings, seed: int) -> SysinfoS
     (root / "hostname").write_text("flowengine-sim\n")
     (root / "etc/timezone").write_text("Europe/Berlin\n")
     (root / "serial").write_text(serial + "\n")
+    (root / "power_mcu_version").write_text(SIM_POWER_FIRMWARE + "\n")
     for offset, iface in enumerate(("br0", "wlan0", "wlan1")):
         (root / "net" / iface).mkdir(parents=True)
         mac = bytes([0x02, *digest[:4], (digest[4] + offset) % 256])
@@ -118,6 +130,7 @@ def build_sim_tree(root: Path, settings: SysinfoSettings, seed: int) -> SysinfoS
             "etc_dir": root / "etc",
             "sys_net": root / "net",
             "serial_files": [root / "serial"],
+            "power_management_file": root / "power_mcu_version",
             "lan_ifaces": ["br0"],
             "wlan_ifaces": ["wlan0"],
             "wlan_5g_ifaces": ["wlan1"],
