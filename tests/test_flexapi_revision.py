@@ -213,6 +213,17 @@ def test_groups_carry_and_accept_the_parameters_of_their_revision(either: Agent)
     assert ("result" in either.request("group/set", custom)) == is_109
 
 
+def test_5g_is_reported_as_4g_where_the_revision_has_no_5g(either: Agent) -> None:
+    """Sources speak the newest revision; a 1.0.8 platform never sees a network type beyond its range."""
+    either.feed({"modem1.ts": 1, "modem1.network": 4})
+    either.request("group/set", {"settings": [{"group_name": "radio", "interest": {"modem1.network": "net"}}]})
+    wait_until(lambda: "flexapi-custom-radio" in either.h.runtime.nodes, what="custom group node")
+    either.feed({"modem1.network": 4})
+    expected = 4 if revision_of(either) == "1.0.9" else 3
+    assert either.request("cellular1/refresh")["result"]["modem1.network"] == expected
+    assert either.request("radio/refresh")["result"] == {"net": expected}
+
+
 def test_state_written_under_one_revision_loads_under_the_other(tmp_path: Path) -> None:
     with start_agent(tmp_path / "state", device_config("1.0.9")) as h:
         assert "result" in Agent(h).request("gnss/set", {"interest": {"gnss.type": "kind", "gnss.latitude": ""}})

@@ -15,6 +15,7 @@ from nodes.flexapi.messages import values_of
 from nodes.flexapi.params import canonical
 from nodes.flexapi.report_link import feeds_report_node, hand_over, is_due, report_node_restarted
 from nodes.flexapi.report_rule import Report, parse_report
+from nodes.flexapi.revision import api_revision
 from nodes.flexapi.settings import build_view
 from nodes.flexapi.topics import info_topic, topic_root
 
@@ -73,7 +74,8 @@ class CustomGroupNode(Node[CustomGroupConfig]):
             return
         values = values_of(msg)
         if values:
-            self.latest.update((k, v) for k, v in values.items() if k in self._keys)
+            conform = api_revision(self.runtime.services.device).conform
+            self.latest.update((k, conform(k, v)) for k, v in values.items() if k in self._keys)
 
     def upload(self) -> None:
         device = self.runtime.services.device

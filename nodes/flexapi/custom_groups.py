@@ -84,7 +84,8 @@ class CustomGroupsNode(FlexApiNode[NodeConfig]):
             return self.answer(msg)
         values = values_of(msg)
         if values:
-            self.latest.update(values)
+            conform = self.revision.conform
+            self.latest.update((key, conform(key, value)) for key, value in values.items())
         return None
 
     async def handle(self, request: dict[str, Any], body: dict[str, Any]) -> Any:

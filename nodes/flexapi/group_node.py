@@ -99,9 +99,10 @@ class GroupBase(FlexApiNode[ConfigT]):
 
     def collect(self, values: dict[str, Any]) -> None:
         """Keep the latest value of the keys this group's sources provide."""
+        conform = self.revision.conform
         for key, value in values.items():
             if prefix_of(key) in self.group.prefixes:
-                self.latest[key] = value
+                self.latest[key] = conform(key, value)
 
     # -- interest and alias -------------------------------------------------------------
 

@@ -8,13 +8,16 @@ asks the revision instead of comparing version strings:
 - ``wire_code``: the error code a condition is answered with (1.0.9 names seven
   conditions precisely, 1.0.8 answers them with one of its six codes);
 - ``upload_stamps``: ``<group>.ul_ts`` in reserved group reports (1.0.9);
-- ``io_control_keys``: what ``io/control`` drives (1.0.9 adds the input pull-ups).
+- ``io_control_keys``: what ``io/control`` drives (1.0.9 adds the input pull-ups);
+- ``conform``: a value as the revision can say it (1.0.8 has no 5G: ``modem1.network``
+  4 is reported as 3, 4G, which a 5G NSA link is anchored on anyway).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from flowengine.config import DeviceConfig
 from nodes.flexapi.control import INPUT_PULLUP_KEYS, OUTPUT_KEYS
@@ -34,6 +37,13 @@ class ApiRevision:
     precise_errors: bool
     upload_stamps: bool
     io_control_keys: tuple[str, ...]
+    #: key -> {value the sources give: the value this revision reports instead}.
+    older_values: Mapping[str, Mapping[Any, Any]] = field(default_factory=dict)
+
+    def conform(self, key: str, value: Any) -> Any:
+        """``value`` of ``key`` as this revision can report it (sources speak the newest revision)."""
+        mapped = self.older_values.get(key)
+        return value if mapped is None or value not in mapped else mapped[value]
 
     def wire_code(self, condition: str) -> str:
         """The error code a condition is answered with in this revision."""
@@ -49,7 +59,7 @@ class ApiRevision:
 
 
 API_REVISIONS: dict[str, ApiRevision] = {
-    "1.0.8": ApiRevision("1.0.8", params_for("1.0.8"), False, False, OUTPUT_KEYS),
+    "1.0.8": ApiRevision("1.0.8", params_for("1.0.8"), False, False, OUTPUT_KEYS, {"modem1.network": {4: 3}}),
     "1.0.9": ApiRevision("1.0.9", params_for("1.0.9"), True, True, (*OUTPUT_KEYS, *INPUT_PULLUP_KEYS)),
 }
 assert tuple(API_REVISIONS) == REVISIONS
