@@ -20,6 +20,10 @@ from typing import Protocol
 SETTLE_SPINS_MAX = 10_000
 #: Consecutive idle turns after which the consequences count as settled.
 SETTLE_QUIET_SPINS = 3
+#: Real seconds a settle waits, at most, for work offloaded to other processes (a JavaScript worker).
+SETTLE_OFFLOADED_SECONDS = 10.0
+#: Real seconds between looks at offloaded work.
+SETTLE_OFFLOADED_POLL = 0.001
 
 
 class Timer(Protocol):
@@ -89,7 +93,8 @@ class FakeClock:
     event loop run what each one caused before the next fires, so a chain of
     nodes sees time pass exactly as it would. :meth:`stall` models a blocked event
     loop: time jumps and every overdue timer fires once, late. ``idle`` (set by the
-    runtime's owner) tells when what a timer caused has been handled.
+    runtime's owner) tells when what a timer caused has been handled; ``offloaded``
+    tells when some of it is being done by another process, which takes real time.
     """
 
     def __init__(self, wall_start: float = 1_700_000_000.0) -> None:
@@ -98,6 +103,7 @@ class FakeClock:
         self._timers: list[FakeTimer] = []
         self._seq = itertools.count()
         self.idle: Callable[[], bool] = lambda: True
+        self.offloaded: Callable[[], bool] = lambda: False
 
     def now(self) -> float:
         return self._now
@@ -152,10 +158,22 @@ class FakeClock:
             await self.settle()
 
     async def settle(self) -> None:
-        """Let the event loop run until ``idle`` holds for a few turns (bounded)."""
-        quiet = 0
-        for _ in range(SETTLE_SPINS_MAX):
+        """Let the event loop run until ``idle`` holds for a few turns (bounded).
+
+        While work is ``offloaded`` the wait is in real time and does not count as turns.
+        """
+        quiet = spins = 0
+        waited_since: float | None = None
+        while spins < SETTLE_SPINS_MAX:
+            if self.offloaded():
+                waited_since = waited_since or time.monotonic()
+                if time.monotonic() - waited_since > SETTLE_OFFLOADED_SECONDS:
+                    return
+                await asyncio.sleep(SETTLE_OFFLOADED_POLL)
+                quiet = 0
+                continue
             await asyncio.sleep(0)
+            spins += 1
             quiet = quiet + 1 if self.idle() else 0
             if quiet >= SETTLE_QUIET_SPINS:
                 return

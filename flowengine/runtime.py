@@ -187,6 +187,10 @@ class Runtime:
         """No node has a message waiting or in hand (a fake clock settles on this)."""
         return all(node.idle for node in self.nodes.values())
 
+    def offloaded(self) -> bool:
+        """Some node waits on work in another process (a fake clock waits for it in real time)."""
+        return any(node.offloaded for node in self.nodes.values())
+
     # -- routing ----------------------------------------------------------------------
 
     def route(self, source: Node, pairs: list[tuple[int, Msg]]) -> None:
@@ -215,14 +219,20 @@ class Runtime:
         """Hand a message to a node from outside the graph (tests, tools)."""
         self.nodes[node_id].receive(msg)
 
-    def report_error(self, source: Node, text: str, msg: Msg) -> None:
-        """Route a node's error to the catch nodes that cover it."""
+    def report_error(self, source: Node, text: str, msg: Msg, details: Mapping[str, Any] | None = None) -> None:
+        """Route a node's error to the catch nodes that cover it.
+
+        ``msg.error`` becomes ``{message, source, **details}`` (Node-RED adds an error's ``code``,
+        ``stack`` and ``cause``); an ``error`` the message already had moves to ``msg._error``.
+        """
         previous: dict[str, Any] = msg["error"] if isinstance(msg.get("error"), dict) else {}
         count = int(previous.get("source", {}).get("count", 0)) + 1
         if count > MAX_ERROR_LOOPS:
             log.error("error from %s looped %d times through catch nodes; dropped", source.id, count)
             return
-        msg["error"] = {"message": text, "source": self._source(source) | {"count": count}}
+        if "error" in msg:
+            msg["_error"] = msg["error"]
+        msg["error"] = {"message": text, "source": self._source(source) | {"count": count}, **(details or {})}
         for catcher in self._covering(self._catchers, source):
             catcher.send(clone(msg))
 

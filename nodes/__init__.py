@@ -22,6 +22,7 @@ BUILTIN_TYPES: dict[str, str] = {
     "mqtt in": "nodes.core.mqtt_in:MqttInNode",
     "mqtt out": "nodes.core.mqtt_out:MqttOutNode",
     "expression": "nodes.core.expression:ExpressionNode",
+    "function": "nodes.core.function_node:FunctionNode",
     # flexapi (the device agent)
     "flexapi in": "nodes.flexapi.in_node:FlexApiInNode",
     "flexapi request": "nodes.flexapi.request_node:RequestNode",
