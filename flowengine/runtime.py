@@ -19,7 +19,7 @@ from flowengine.clock import Clock, LoopClock
 from flowengine.context import ContextStores
 from flowengine.flowfile import FlowSet, flows_from_objects
 from flowengine.graph import Graph, build_graph
-from flowengine.message import Msg, clone, make_msg
+from flowengine.message import Msg, clone, new_msg_id
 from flowengine.node import Node
 from flowengine.registry import NodeTypeRegistry
 
@@ -240,7 +240,7 @@ class Runtime:
         """Route a node's status to the status nodes that cover it."""
         if not self._watchers or source.type_name == "status":
             return
-        msg = make_msg(status={**status, "source": self._source(source)})
+        msg = {"_msgid": new_msg_id(), "status": {**status, "source": self._source(source)}}  # no payload, as Node-RED
         for watcher in self._covering(self._watchers, source):
             watcher.send(clone(msg))
 

@@ -17,6 +17,7 @@ when tests drive node timers with a fake clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -78,6 +79,7 @@ class _Pipes(asyncio.SubprocessProtocol):
     def __init__(self, owner: JsProcess) -> None:
         self.owner = owner
         self.partial = b""
+        self.exited = asyncio.Event()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         *lines, self.partial = (self.partial + data).split(b"\n")
@@ -87,6 +89,9 @@ class _Pipes(asyncio.SubprocessProtocol):
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1:
             self.owner.on_gone(self)
+
+    def process_exited(self) -> None:
+        self.exited.set()
 
 
 class JsProcess:
@@ -159,7 +164,11 @@ class JsProcess:
                 await asyncio.wait_for(asyncio.shield(self._waiting), CLOSE_WAIT)
             except (TimeoutError, NodeError):
                 self.log.warning("On Stop did not finish within %.1fs: the JavaScript worker was killed", CLOSE_WAIT)
+        pipes = self._pipes
         self._kill()
+        if pipes is not None:  # reaped before the event loop that started it may close
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pipes.exited.wait(), CLOSE_WAIT)
         self.state = "closed"
         self._room.set()
 

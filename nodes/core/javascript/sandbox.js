@@ -89,8 +89,29 @@
     return "Function node:" + info.id + (info.name ? " [" + info.name + "]" : "");
   }
 
+  // The engine's texts for the errors flows meet most, in V8's words (Node-RED reports V8's).
+  var V8_TEXTS = [
+    [/^cannot read property '(.*)' of (undefined|null)$/, "Cannot read properties of $2 (reading '$1')"],
+    [/^cannot set property '(.*)' of (undefined|null)$/, "Cannot set properties of $2 (setting '$1')"],
+    [/^'.*' is read-only$/, "Assignment to constant variable."],
+    [/^invalid array length$/, "Invalid array length"],
+    [/^cannot convert symbol to string$/, "Cannot convert a Symbol value to a string"],
+    [/^(.* in JSON at position \d+) \(line \d+ column \d+\)$/, "$1"],
+  ];
+
+  function inV8Words(err) {
+    if (!(err instanceof Error) || typeof err.message !== "string") return;
+    for (var i = 0; i < V8_TEXTS.length; i++) {
+      if (V8_TEXTS[i][0].test(err.message)) {
+        err.message = err.message.replace(V8_TEXTS[i][0], V8_TEXTS[i][1]);
+        return;
+      }
+    }
+  }
+
   function errorRecord(err, stack) {
     if (typeof err !== "boolean") err = err || "";
+    inV8Words(err);
     var record = { message: text(err) };
     if (err !== null && typeof err === "object") {
       if (has(err, "code")) record.code = err.code;
@@ -142,6 +163,7 @@
       emit({ t: "error", error: limitError("memory"), msg: msg });
     } else if (isError(err)) {
       msg.error = err;
+      inV8Words(err);
       var stack = stackOf(err);
       var place = referencePlace(err);
       if (place) err.message = text(err) + place;
@@ -265,14 +287,12 @@
     };
   }
 
-  var flow = store("flow");
-  var globalStore = store("global");
   var context = store("node");
-  Object.defineProperty(context, "flow", { value: flow });
-  Object.defineProperty(context, "global", { value: globalStore });
+  Object.defineProperty(context, "flow", { value: store("flow") }); // not the same object, as in Node-RED
+  Object.defineProperty(context, "global", { value: store("global") });
   global.context = context;
-  global.flow = flow;
-  global.global = globalStore;
+  global.flow = store("flow");
+  global.global = store("global");
   global.env = {
     get: function (name) {
       return ask({ t: "env", name: String(name) });
@@ -314,6 +334,11 @@
 
   global.setTimeout = function () {
     return schedule(false, arguments);
+  };
+  global.setTimeout[Symbol.for("nodejs.util.promisify.custom")] = function (after, value) {
+    return new Promise(function (resolve) {
+      global.setTimeout(resolve, after, value);
+    });
   };
   global.setInterval = function () {
     return schedule(true, arguments);
@@ -384,9 +409,59 @@
     },
   };
 
+  // Node's util, the parts that need no I/O.
+  function format(first) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    var out = typeof first === "string" ? first.replace(/%[sdifjoO%]/g, function (spec) {
+      if (spec === "%%") return "%";
+      if (!args.length) return spec;
+      var value = args.shift();
+      if (spec === "%d" || spec === "%i" || spec === "%f") {
+        var number = Number(value);
+        return String(spec === "%i" ? Math.trunc(number) : number);
+      }
+      return spec === "%s" && typeof value === "string" ? value : describe(value);
+    }) : describe(first);
+    return args.reduce(function (text, value) {
+      return text + " " + describe(value);
+    }, out);
+  }
+
+  var PROMISIFY = Symbol.for("nodejs.util.promisify.custom");
+
+  function promisify(fn) {
+    if (typeof fn[PROMISIFY] === "function") return fn[PROMISIFY];
+    return function () {
+      var args = Array.prototype.slice.call(arguments);
+      var self = this;
+      return new Promise(function (resolve, reject) {
+        fn.apply(self, args.concat(function (err, value) {
+          if (err) reject(err);
+          else resolve(value);
+        }));
+      });
+    };
+  }
+  promisify.custom = PROMISIFY;
+
+  function deepEqual(a, b) {
+    if (Object.is(a, b)) return true;
+    if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+    if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+    if (a instanceof Date) return a.getTime() === b.getTime();
+    var keys = Object.keys(a);
+    if (keys.length !== Object.keys(b).length) return false;
+    return keys.every(function (key) {
+      return has(b, key) && deepEqual(a[key], b[key]);
+    });
+  }
+
+  global.util = { format: format, inspect: describe, promisify: promisify, isDeepStrictEqual: deepEqual };
+  global.promisify = promisify;
+
   function consoleAt(level) {
     return function () {
-      emit({ t: "log", level: level, text: Array.prototype.map.call(arguments, describe).join(" ") });
+      emit({ t: "log", level: level, text: format.apply(null, arguments) });
     };
   }
   global.console = {
