@@ -43,7 +43,7 @@ MAX_RESTARTS = 3
 #: Requests the worker waits on: answered at once from the protocol callback.
 REQUESTS = frozenset({"get", "keys", "env"})
 #: Events handled while the node closes (the rest would reach a flow that is being replaced).
-WHILE_CLOSING = frozenset({"log"})
+WHILE_CLOSING = frozenset({"log", "set", "error"})
 
 
 def grace(seconds: float) -> float:
