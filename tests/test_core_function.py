@@ -369,7 +369,7 @@ def test_reference_errors_name_their_line_and_column(fake: FlowHarness) -> None:
         (
             "var m = {payload: {}}; return m.payload.temp.value;",
             "TypeError: Cannot read properties of undefined (reading 'value')",
-        ),  # fmt: skip
+        ),
         ("var o = null; return o.x;", "TypeError: Cannot read properties of null (reading 'x')"),
         ("const q = 1; q = 2;", "TypeError: Assignment to constant variable."),
         ("JSON.parse('{');", "SyntaxError: Expected property name or '}' in JSON at position 1"),

@@ -37,7 +37,7 @@ def flows(runaway: str, echo: str = "", **props: Any) -> list[dict[str, Any]]:
             "z": "t2",
             "func": "msg.payload = 'b' + msg.payload; return msg;",
             "wires": [["events"]],
-        },  # fmt: skip
+        },
         {"id": "events", "type": "helper", "z": "t2", "wires": []},
     ]
 
