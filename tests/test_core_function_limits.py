@@ -3,7 +3,9 @@ engine cannot interrupt) ends in a catch-able error while every other flow keeps
 node stays usable; closing it mid-runaway does not wait for the runaway.
 
 The runaway code first sends "started" and then asks for a context value: the request makes the
-worker hand over what the code sent so far, so "started" arrives while the loop runs.
+worker hand over what the code sent so far, so "started" arrives while the loop runs. Runaways
+that would end by themselves within milliseconds (memory, recursion) first wait for the other
+flow to say "go", so its messages have gone through while the runaway was running.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import pytest
 from flowengine.testing import FlowHarness, wait_until
 
 STARTED = "node.send({payload: 'started'}); flow.get('sync');"
+AFTER_GO = "while (!global.get('go')) {}"
+OTHER = (
+    "if (msg.payload === 'go') { global.set('go', true); return null; } msg.payload = 'b' + msg.payload; return msg;"
+)
 
 
 def flows(runaway: str, echo: str = "", **props: Any) -> list[dict[str, Any]]:
@@ -31,13 +37,7 @@ def flows(runaway: str, echo: str = "", **props: Any) -> list[dict[str, Any]]:
         {"id": "t2", "type": "tab"},
         {"id": "r", "type": "function", "z": "t1", "func": body, "wires": [["events"]], **props},
         {"id": "c", "type": "catch", "z": "t1", "scope": ["r"], "wires": [["events"]]},
-        {
-            "id": "b",
-            "type": "function",
-            "z": "t2",
-            "func": "msg.payload = 'b' + msg.payload; return msg;",
-            "wires": [["events"]],
-        },
+        {"id": "b", "type": "function", "z": "t2", "func": OTHER, "wires": [["events"]]},
         {"id": "events", "type": "helper", "z": "t2", "wires": []},
     ]
 
@@ -51,6 +51,7 @@ def other_flow_keeps_running(harness: FlowHarness) -> None:
     for n in range(5):
         harness.inject("b", payload=n)
         assert harness.one("events")["payload"] == f"b{n}"
+    harness.inject("b", payload="go")
 
 
 def still_usable(harness: FlowHarness) -> None:
@@ -78,7 +79,7 @@ def test_endless_loop_stops_at_its_timeout_while_the_other_flow_runs(harness: Fl
 
 
 def test_memory_bomb_stops_at_the_memory_limit_while_the_other_flow_runs(harness: FlowHarness) -> None:
-    harness.deploy(flows("let a = []; while (true) a.push(new Array(1e5).fill(1));", memory=16, timeout=30))
+    harness.deploy(flows(f"{AFTER_GO} let a = []; while (true) a.push(new Array(1e6).fill(1));", memory=16, timeout=30))
     start_runaway(harness)
     other_flow_keeps_running(harness)
     caught = harness.one("events", timeout=15)
@@ -87,8 +88,9 @@ def test_memory_bomb_stops_at_the_memory_limit_while_the_other_flow_runs(harness
 
 
 def test_deep_recursion_stops_at_the_stack_limit(harness: FlowHarness) -> None:
-    harness.deploy(flows("function down(n) { return down(n + 1) + 1; } return down(0);"))
+    harness.deploy(flows(f"{AFTER_GO} function down(n) {{ return down(n + 1) + 1; }} return down(0);", timeout=30))
     start_runaway(harness)
+    other_flow_keeps_running(harness)
     assert harness.one("events")["error"]["message"] == "RangeError: Maximum call stack size exceeded"
     still_usable(harness)
 

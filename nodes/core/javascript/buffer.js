@@ -123,7 +123,15 @@
     }
   }
 
+  // Set once a Buffer exists in this context: until then messages leave without the Buffer check.
+  var SEEN = Symbol.for("flowengine.buffer.seen");
+
   class Buffer extends Uint8Array {
+    constructor(...args) {
+      super(...args);
+      Buffer[SEEN] = true;
+    }
+
     static from(value, encodingOrOffset, length) {
       if (typeof value === "string") return new Buffer(encode(value, encodingOrOffset));
       if (value instanceof ArrayBuffer) {

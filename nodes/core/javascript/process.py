@@ -109,12 +109,13 @@ class JsProcess:
         self._pipes: _Pipes | None = None
         self._transport: asyncio.SubprocessTransport | None = None
         self._stdin: Any = None
+        self._outbox: list[bytes] = []
         self._waiting: asyncio.Future[None] | None = None
         self._room = asyncio.Event()
         self._room.set()
         self._head_since = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
-        self._restarting: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # getting ready, or starting again
 
     @property
     def idle(self) -> bool:
@@ -124,7 +125,8 @@ class JsProcess:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the worker; raises :class:`NodeError` when it cannot run the node's code."""
+        """Start the worker process. It gets ready (the node's code, On Start) in the background;
+        entries submitted meanwhile wait for it."""
         loop = asyncio.get_running_loop()
         self.state = "starting"
         self._waiting = loop.create_future()
@@ -138,28 +140,37 @@ class JsProcess:
             env={"PATH": os.defpath},
         )
         self._stdin = self._transport.get_pipe_transport(0)
-        self._stdin.write(encode(self.spec) + b"\n")
+        self._stdin.write(encode(self.spec) + b"\n")  # first, before anything in the outbox
+        self._task = loop.create_task(self._until_ready())
+
+    async def _until_ready(self) -> None:
+        limit = START_TIMEOUT + self.seconds
+        assert self._waiting is not None
         try:
-            await asyncio.wait_for(asyncio.shield(self._waiting), START_TIMEOUT + self.seconds)
-        except TimeoutError:
-            self._kill()
-            raise NodeError(f"the JavaScript worker did not start within {START_TIMEOUT + self.seconds:.0f}s") from None
+            await asyncio.wait_for(asyncio.shield(self._waiting), limit)
+        except (TimeoutError, NodeError) as exc:
+            reason = str(exc) or f"the JavaScript worker did not start within {limit:.0f}s"
+            self.log.error("%s", reason)
+            self._restart(reason, lost_state=False)
+            return
         self.state = "running"
         for entry in self.entries:
-            self._stdin.write(entry.line)
-        self._head_since = loop.time()
+            self._write(entry.line)
+        self._head_since = asyncio.get_running_loop().time()
         self._arm()
 
     async def close(self) -> None:
         """Run On Stop (waiting at most :data:`CLOSE_WAIT` for it and the entries in hand), then end the worker."""
+        if self.state == "starting" and self._task is not None:  # On Stop follows On Start
+            await asyncio.wait({self._task}, timeout=CLOSE_WAIT)
         previous, self.state = self.state, "closing"
         if self._watchdog:
             self._watchdog.cancel()
-        if self._restarting:
-            self._restarting.cancel()
+        if self._task:
+            self._task.cancel()
         if previous == "running":
             self._waiting = asyncio.get_running_loop().create_future()
-            self._stdin.write(b"c 0\n")
+            self._write(b"c 0\n")
             try:
                 await asyncio.wait_for(asyncio.shield(self._waiting), CLOSE_WAIT)
             except (TimeoutError, NodeError):
@@ -172,7 +183,19 @@ class JsProcess:
         self.state = "closed"
         self._room.set()
 
+    def _write(self, line: bytes) -> None:
+        """Queue a line for the worker: everything queued in one turn of the event loop goes in one write."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(line)
+
+    def _flush(self) -> None:
+        if self._outbox and self._transport is not None:
+            self._stdin.write(b"".join(self._outbox))
+        self._outbox.clear()
+
     def _kill(self) -> None:
+        self._outbox.clear()
         if self._transport is not None:
             self._pipes = None  # what the old worker still says is not for us
             if self._transport.get_returncode() is None:
@@ -190,7 +213,7 @@ class JsProcess:
         entry = Entry(self._seq, b"%s %d %s\n" % (kind, self._seq, body), msg)
         self.entries.append(entry)
         if self.state == "running":
-            self._stdin.write(entry.line)
+            self._write(entry.line)
             if len(self.entries) == 1:
                 self._head_since = asyncio.get_running_loop().time()
                 self._arm()
@@ -206,7 +229,7 @@ class JsProcess:
             if kind == "idle":
                 self._finished(int(event["seq"]))
             elif kind in REQUESTS:
-                self._stdin.write(b"r " + self.host.request(event) + b"\n")
+                self._write(b"r " + self.host.request(event) + b"\n")
             elif kind in ("ready", "closed"):
                 self._settle(None)
             elif self.state != "closing" or kind in WHILE_CLOSING:
@@ -260,10 +283,11 @@ class JsProcess:
                 self.host.abandoned(self.entries.popleft(), "exit")
             self._restart(f"its worker exited (exit status {code})")
 
-    def _restart(self, reason: str) -> None:
+    def _restart(self, reason: str, lost_state: bool = True) -> None:
         self._kill()
         self.entries = deque(e for e in self.entries if e.msg is not None)  # timers belonged to the old code
-        self.host.reset(reason)
+        if lost_state:
+            self.host.reset(reason)
         self.restarts += 1
         if self.restarts > MAX_RESTARTS:
             self.state = "failed"
@@ -274,11 +298,11 @@ class JsProcess:
             )
             return
         self.state = "restarting"
-        self._restarting = asyncio.get_running_loop().create_task(self._start_again())
+        self._task = asyncio.get_running_loop().create_task(self._start_again())
 
     async def _start_again(self) -> None:
         try:
             await self.start()
-        except NodeError as exc:
-            self.log.error("%s", exc)
-            self._restart(str(exc))
+        except OSError as exc:
+            self.log.error("the JavaScript worker could not be started: %s", exc)
+            self._restart(str(exc), lost_state=False)

@@ -39,9 +39,11 @@
     return text.indexOf("\\u0000b") === -1 ? JSON.parse(text) : JSON.parse(text, revive);
   }
 
+  var BUFFER_SEEN = Symbol.for("flowengine.buffer.seen");
+
   function replace(key, value) {
     var original = this[key];
-    if (original instanceof Uint8Array) {
+    if (original instanceof Buffer) {
       var marked = {};
       marked[MARK] = Buffer.prototype.toString.call(original, "base64");
       return marked;
@@ -49,12 +51,16 @@
     return value;
   }
 
+  function stringify(value) {
+    return Buffer[BUFFER_SEEN] ? JSON.stringify(value, replace) : JSON.stringify(value);
+  }
+
   function emit(event) {
-    emitRaw(JSON.stringify(event, replace));
+    emitRaw(stringify(event));
   }
 
   function ask(query) {
-    var answer = requestRaw(JSON.stringify(query, replace));
+    var answer = requestRaw(stringify(query));
     return answer === "" ? undefined : parse(answer);
   }
 
@@ -184,7 +190,8 @@
 
   // -- sending, as Node-RED's sendResults ----------------------------------------------------
 
-  function sendResults(msgid, msgs) {
+  // ``msg``: the message being handled, for a send that fails (a message that JSON cannot hold).
+  function sendResults(msgid, msgs, msg) {
     if (msgs === null || msgs === undefined) return;
     if (!Array.isArray(msgs)) msgs = [msgs];
     var count = 0;
@@ -211,7 +218,23 @@
       }
       ports.push(out);
     }
-    if (count > 0) emit({ t: "send", ports: ports });
+    if (count > 0) emitSend(ports, msg);
+  }
+
+  // The event written by hand around each message's JSON: cheaper than stringifying the envelope.
+  function emitSend(ports, msg) {
+    var text;
+    try {
+      text = ports.map(portText).join(",");
+    } catch (err) {
+      reportError(err, msg);
+      return;
+    }
+    emitRaw('{"t":"send","ports":[' + text + "]}");
+  }
+
+  function portText(list) {
+    return list === null ? "null" : "[" + list.map(stringify).join(",") + "]";
   }
 
   // -- node, context, env --------------------------------------------------------------------
@@ -255,7 +278,7 @@
     forMessage: function (msg, done) {
       var msgid = msg._msgid;
       return makeNode(function (msgs) {
-        sendResults(msgid, msgs);
+        sendResults(msgid, msgs, msg);
       }, done);
     },
   };
@@ -492,6 +515,10 @@
   }
 
   var BODY = ["async function(msg,__send__,__done__)", "var node=__node__.forMessage(msg,__done__);"];
+  // Code that cannot start asynchronous work runs as a plain function: the same sends in the
+  // same order, without a promise and a job per message.
+  var ASYNC_CODE = /\b(await|async|Promise|then|queueMicrotask)\b/;
+  var syncBody = false;
   var INIT = ["async function()", "var node=__node__.forStart();"];
   var CLOSE = ["function()", "var node=__node__.forClose();"];
 
@@ -532,7 +559,8 @@
     nextTimer = spec.firstTimer;
     var init = null;
     try {
-      body = compile(BODY[0], BODY[1], spec.func);
+      syncBody = !ASYNC_CODE.test(spec.func);
+      body = compile(syncBody ? BODY[0].replace("async ", "") : BODY[0], BODY[1], spec.func);
       if (spec.initialize) init = compile(INIT[0], INIT[1], spec.initialize);
       if (spec.finalize) finalizer = compile(CLOSE[0], CLOSE[1], spec.finalize);
     } catch (err) {
@@ -554,9 +582,20 @@
     var done = function (err) {
       if (err) reportError(err, msg);
     };
+    if (syncBody) {
+      var results;
+      try {
+        results = body(msg, null, done);
+      } catch (err) {
+        rejected(err, msg);
+        return;
+      }
+      sendResults(msg._msgid, results, msg);
+      return;
+    }
     body(msg, null, done).then(
       function (results) {
-        sendResults(msg._msgid, results);
+        sendResults(msg._msgid, results, msg);
       },
       function (err) {
         rejected(err, msg);

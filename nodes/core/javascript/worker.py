@@ -54,16 +54,34 @@ def _source(name: str) -> str:
 
 
 class Channel:
-    """Lines from the parent, events to it; events are written in one go at the end of an entry."""
+    """Lines from the parent, events to it.
 
-    def __init__(self, inp: Any, out: Any) -> None:
-        self.inp = inp
+    Events are written when there is nothing more to read: one write for a whole batch of
+    entries when the parent sends faster than the code runs, one per entry otherwise.
+    """
+
+    def __init__(self, fd_in: int, out: Any) -> None:
+        self.fd_in = fd_in
         self.out = out
-        self.backlog: deque[bytes] = deque()
+        self.lines: deque[bytes] = deque()
+        self.partial = b""
         self.events: list[str] = []
 
     def next_line(self) -> bytes:
-        return self.backlog.popleft() if self.backlog else self.inp.readline()
+        """The next line from the parent (b"" when it has gone)."""
+        while not self.lines:
+            self.flush()  # nothing left to do until the parent writes again: hand over the events
+            if not self._read():
+                return b""
+        return self.lines.popleft()
+
+    def _read(self) -> bool:
+        data = os.read(self.fd_in, 1 << 16)
+        if not data:
+            return False
+        *complete, self.partial = (self.partial + data).split(b"\n")
+        self.lines.extend(complete)
+        return True
 
     def emit(self, event: str) -> None:
         self.events.append(event)
@@ -80,19 +98,35 @@ class Channel:
                 os._exit(0)
 
     def request(self, query: str) -> str:
-        """Ask the parent and wait for its answer (lines that arrive meanwhile wait their turn)."""
+        """Ask the parent and wait for its answer (lines that arrive meanwhile keep their turn)."""
         try:
             self.emit(query)
             self.flush()
+            seen = 0
             while True:
-                line = self.inp.readline()
-                if not line:
+                for index in range(seen, len(self.lines)):
+                    if self.lines[index].startswith(b"r "):
+                        answer = self.lines[index]
+                        del self.lines[index]
+                        return answer[2:].decode()
+                seen = len(self.lines)
+                if not self._read():
                     return ""
-                if line.startswith(b"r "):
-                    return line[2:-1].decode()
-                self.backlog.append(line)
         except Exception:  # an exception must not cross into the engine
             return ""
+
+
+class Silent(Channel):
+    """Events that go nowhere: code that runs while it is checked must not write to the parent."""
+
+    def __init__(self) -> None:
+        super().__init__(-1, None)
+
+    def flush(self) -> None:
+        self.events.clear()
+
+    def request(self, query: str) -> str:
+        return ""
 
 
 _HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
@@ -188,7 +222,7 @@ class Worker:
         self.channel.emit('{"t":"ready"}')
         self.channel.flush()
         while line := self.channel.next_line():
-            kind, _, rest = line.rstrip(b"\n").partition(b" ")
+            kind, _, rest = line.partition(b" ")
             seq, _, body = rest.partition(b" ")
             if kind == b"c":
                 self._run(self.sandbox.entries["close"], None, "{}")
@@ -196,11 +230,11 @@ class Worker:
                 self.channel.flush()
                 return
             if kind == b"m":
-                self._run(self.sandbox.entries["message"], body.decode(), body.decode())
+                text = body.decode()
+                self._run(self.sandbox.entries["message"], text, text)
             elif kind == b"t":
                 self._run(self.sandbox.entries["timer"], int(body), "{}")
             self.channel.emit(f'{{"t":"idle","seq":{int(seq)}}}')
-            self.channel.flush()
 
     def _run(self, entry: Any, arg: Any, msg_json: str) -> None:
         """One entry and the promise jobs it caused, all within the time limit."""
@@ -277,7 +311,7 @@ def _limit_event(kind: str, node: dict[str, Any], msg_json: str) -> str:
 
 def check(engine: Any, spec: dict[str, Any], channel: Channel) -> None:
     """Answer syntax checks, each in a fresh context (code may run while it is compiled)."""
-    silent = Channel(None, None)  # code that runs while it is compiled must not write to the parent
+    silent = Silent()
     while line := channel.next_line():
         kind, code = json.loads(line[2:])
         try:
@@ -286,9 +320,8 @@ def check(engine: Any, spec: dict[str, Any], channel: Channel) -> None:
             answer = sandbox.entries["check"](kind, code)
         except Exception as exc:
             answer = f"the code could not be checked: {_classify(exc)}"
-        silent.events.clear()
+        silent.flush()
         channel.emit(json.dumps(answer))
-        channel.flush()
 
 
 def _die_with_parent() -> None:
@@ -299,7 +332,7 @@ def _die_with_parent() -> None:
 
 def main() -> None:
     _die_with_parent()
-    channel = Channel(sys.stdin.buffer, sys.stdout.buffer)
+    channel = Channel(sys.stdin.fileno(), sys.stdout.buffer)
     spec = json.loads(channel.next_line())
     sys.path[:0] = spec["path"]
     import _quickjs as engine
