@@ -140,6 +140,13 @@ def test_node_properties(fake: FlowHarness) -> None:
     assert payloads(fake, "out0") == [["f", "calc", 2, "t1/f"]]
 
 
+def test_node_done_without_an_error_changes_nothing(fake: FlowHarness) -> None:
+    fake.deploy(function("node.done(); return msg;"))
+    fake.inject("f", payload=7)
+    assert payloads(fake, "out0") == [7]
+    assert fake.taken("caught") == []
+
+
 def test_node_done_with_an_error_goes_to_catch(fake: FlowHarness) -> None:
     fake.deploy(function("node.done('failed via done'); return null;"))
     fake.inject("f", payload=7)
