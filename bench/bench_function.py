@@ -88,6 +88,16 @@ def cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float:
     return total
 
 
+def report_drops(engine: str, workdir: Path) -> None:
+    """Print what flowengine logged about messages it dropped or calls it stopped in a round."""
+    log = workdir / "flowengine.log"
+    if engine != "flowengine" or not log.exists():
+        return
+    for line in log.read_text(errors="replace").splitlines():
+        if any(word in line for word in ("inbox full", "state lost", "timed out")):
+            print(f"  flowengine logged: {line.strip()[:160]}")
+
+
 def main(count: int, rounds: int, engines: set[str]) -> None:
     print(f"function relay flow {FLOW.name}: {count:,} QoS 1 messages x {rounds} rounds, engines alternating")
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
@@ -110,6 +120,7 @@ def main(count: int, rounds: int, engines: set[str]) -> None:
                 workdir = Path(tmp) / f"{engine}-{n}"
                 workdir.mkdir()
                 results[engine].append(relay._one_round(engine, node_red, broker.port, count, workdir))
+                report_drops(engine, workdir)
     print(f"{'engine':<16} {'median/s':>10} {'best/s':>10} {'CPU us/msg':>10}   received")
     rows = {e: relay.summarise(names[e], results[e]) for e in order}
     for row in rows.values():
