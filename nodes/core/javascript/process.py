@@ -40,6 +40,8 @@ START_TIMEOUT = 10.0
 CLOSE_WAIT = 1.0
 #: Restarts without one finished entry in between before the node gives up on its worker.
 MAX_RESTARTS = 3
+#: How the worker's "entry finished" events start (``{"t":"idle","seq":N}``).
+IDLE = b'{"t":"idle","seq":'
 #: Requests the worker waits on: answered at once from the protocol callback.
 REQUESTS = frozenset({"get", "keys", "env"})
 #: Events handled while the node closes (the rest would reach a flow that is being replaced).
@@ -223,6 +225,9 @@ class JsProcess:
         return None
 
     def on_line(self, line: bytes) -> None:
+        if line.startswith(IDLE):  # one per entry: read without a JSON parse
+            self._finished(int(line[len(IDLE) : -1]))
+            return
         try:
             event = decode(line)
             kind = event.get("t")
