@@ -23,6 +23,8 @@ SETTLE_SPINS = 200
 SETTLE_REAL_SECONDS = 10.0
 #: Consecutive idle turns after which the consequences count as settled.
 SETTLE_QUIET_SPINS = 3
+#: Real seconds between looks at offloaded work.
+SETTLE_OFFLOADED_POLL = 0.001
 
 
 class Timer(Protocol):
@@ -92,7 +94,8 @@ class FakeClock:
     event loop run what each one caused before the next fires, so a chain of
     nodes sees time pass exactly as it would. :meth:`stall` models a blocked event
     loop: time jumps and every overdue timer fires once, late. ``idle`` (set by the
-    runtime's owner) tells when what a timer caused has been handled.
+    runtime's owner) tells when what a timer caused has been handled; ``offloaded``
+    tells when some of it is being done by another process, which takes real time.
     """
 
     def __init__(self, wall_start: float = 1_700_000_000.0) -> None:
@@ -101,6 +104,7 @@ class FakeClock:
         self._timers: list[FakeTimer] = []
         self._seq = itertools.count()
         self.idle: Callable[[], bool] = lambda: True
+        self.offloaded: Callable[[], bool] = lambda: False
 
     def now(self) -> float:
         return self._now
@@ -158,12 +162,17 @@ class FakeClock:
         """Let the event loop run until ``idle`` holds for a few turns.
 
         Work handed to threads or processes (which fake time cannot speed up) is waited
-        for in real time, up to :data:`SETTLE_REAL_SECONDS`.
+        for in real time, up to :data:`SETTLE_REAL_SECONDS`; while a node says its work is
+        ``offloaded`` (a JavaScript worker) the loop is not idle.
         """
         quiet, spins = 0, 0
         deadline = time.monotonic() + SETTLE_REAL_SECONDS
         while quiet < SETTLE_QUIET_SPINS and time.monotonic() < deadline:
             spins += 1
+            if self.offloaded():
+                quiet = 0
+                await asyncio.sleep(SETTLE_OFFLOADED_POLL)
+                continue
             await asyncio.sleep(0 if spins < SETTLE_SPINS else 0.001)
             quiet = quiet + 1 if self.idle() else 0
 

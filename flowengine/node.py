@@ -184,6 +184,11 @@ class Node(Generic[ConfigT]):
         """Nothing waiting and nothing being handled."""
         return not self._inbox and not self._handling
 
+    @property
+    def offloaded(self) -> bool:
+        """Work of this node is under way outside the event loop (another process); it ends in real time."""
+        return False
+
     def send(self, msg: Msg | list[Any] | None, port: int = 0) -> None:
         """Send one message to ``port``, or a list with one entry per output port."""
         if msg is None:

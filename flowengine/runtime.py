@@ -20,7 +20,7 @@ from flowengine.context import ContextStores
 from flowengine.errors import FlowConfigError, Problem
 from flowengine.flowfile import FlowSet, flows_from_objects
 from flowengine.graph import Graph, build_graph
-from flowengine.message import Msg, clone, make_msg
+from flowengine.message import Msg, clone, new_msg_id
 from flowengine.node import Node
 from flowengine.registry import NodeTypeRegistry
 from flowengine.services import Services
@@ -290,6 +290,10 @@ class Runtime:
         """No node has a message waiting or in hand (a fake clock settles on this)."""
         return all(node.idle for node in self.nodes.values())
 
+    def offloaded(self) -> bool:
+        """Some node waits on work in another process (a fake clock waits for it in real time)."""
+        return any(node.offloaded for node in self.nodes.values())
+
     # -- routing ----------------------------------------------------------------------
 
     def route(self, source: Node[Any], pairs: list[tuple[int, Msg]]) -> None:
@@ -330,20 +334,25 @@ class Runtime:
         """Hand a message to a node from outside the graph (tests, tools)."""
         self.nodes[node_id].receive(msg)
 
-    def report_error(self, source: Node[Any], text: str, msg: Msg) -> None:
-        """Route a node's error to the catch nodes that cover it."""
+    def report_error(self, source: Node[Any], text: str, msg: Msg, details: Mapping[str, Any] | None = None) -> None:
+        """Route a node's error to the catch nodes that cover it.
+
+        ``msg.error`` becomes ``{message, source, **details}`` (Node-RED adds an error's ``code``,
+        ``stack`` and ``cause``); an ``error`` the message already had moves to ``msg._error``.
+        """
         previous: dict[str, Any] = msg["error"] if isinstance(msg.get("error"), dict) else {}
         count = int(previous.get("source", {}).get("count", 0)) + 1
         if count > MAX_ERROR_LOOPS:
             log.error("error from %s looped %d times through catch nodes; dropped", source.id, count)
             return
-        msg["error"] = {"message": text, "source": self._source(source) | {"count": count}}
         catchers = self._covering(self._catchers, source)
         instance = self._subflow_instance(source)
         if not catchers and instance is not None:  # not caught inside a subflow: its instance's flow sees it
-            msg["error"]["source"]["count"] = count - 1
-            self.report_error(instance, text, msg)
+            self.report_error(instance, text, msg, details)
             return
+        if "error" in msg:
+            msg["_error"] = msg["error"]
+        msg["error"] = {"message": text, "source": self._source(source) | {"count": count}, **(details or {})}
         for catcher in catchers:
             catcher.send(clone(msg))
 
@@ -366,7 +375,7 @@ class Runtime:
         """Route a node's status to the status nodes that cover it."""
         if not self._watchers or source.type_name == "status":
             return
-        msg = make_msg(status={**status, "source": self._source(source)})
+        msg = {"_msgid": new_msg_id(), "status": {**status, "source": self._source(source)}}  # no payload, as Node-RED
         for watcher in self._covering(self._watchers, source):
             watcher.send(clone(msg))
 

@@ -81,6 +81,7 @@ class FlowHarness:
         self.clock = clock
         if isinstance(clock, FakeClock):
             clock.idle = self.runtime.idle
+            clock.offloaded = self.runtime.offloaded
 
     async def _make_runtime(self, state_dir: Path | None, services: Services, clock: Clock | None) -> Runtime:
         return Runtime(self.registry, state_dir=state_dir, services=services, clock=clock)

@@ -17,6 +17,7 @@ NODE_TYPES: dict[str, str] = {
     "mqtt in": "nodes.core.mqtt_in:MqttInNode",
     "mqtt out": "nodes.core.mqtt_out:MqttOutNode",
     "expression": "nodes.core.expression:ExpressionNode",
+    "function": "nodes.core.function_node:FunctionNode",
     "template": "nodes.core.template:TemplateNode",
     "rbe": "nodes.core.rbe:RbeNode",
     "range": "nodes.core.range_node:RangeNode",
