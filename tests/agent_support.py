@@ -29,7 +29,7 @@ from flowengine.config import DeviceConfig
 from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
 from flowengine.testing import Mosquitto, wait_until
-from nodes.sources.base import SourceNode, in_thread
+from nodes.sources.base import SourceNode
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FLOW = REPO / "flows" / "default.json"
@@ -337,10 +337,11 @@ class HungSource(SourceNode):
 
     async def run_backend(self) -> None:
         self.publish({"hung.value": 1})
-        await in_thread(self.released.wait)
+        await self.device.call(self.released.wait)
 
     async def on_close(self) -> None:
         self.released.set()
+        await super().on_close()
 
 
 TEST_TYPES = {"test slow": "agent_support:SlowNode", "test hung source": "agent_support:HungSource"}

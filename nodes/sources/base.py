@@ -6,14 +6,17 @@ backend, which goes through the same transport and parsing code as the real one.
 When the backend fails the node publishes every parameter as ``None`` (invalid),
 logs once per state change, and retries with jittered exponential back-off;
 it never disturbs other nodes.
+
+Every blocking call on the device runs on the node's own :class:`~nodes.sources.device.DeviceThread`
+(``self.device``), never in the loop's default executor; waits between readings are
+timers of the runtime clock. The simulated backend and the drivers are imported only
+by the backend that uses them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -21,17 +24,28 @@ from pydantic import BaseModel, Field, ValidationError
 from flowengine.errors import DeviceIOError, FlowConfigError, Problem
 from flowengine.message import make_msg
 from flowengine.node import Node, NodeConfig
+from nodes.sources.device import DeviceThread
+from nodes.sources.drivers import quiet_drivers
 from nodes.sources.settings import source_settings
+from nodes.sources.survey import HardwareSurvey
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
+#: Seconds between readings when a flow does not say: the default flow's groups report every 10 s
+#: and a refresh answers from the latest values (see docs/sources/index.md for the trade-off).
+DEFAULT_INTERVAL = 10.0
 
 
 class SourceConfig(NodeConfig):
     backend: Literal["auto", "hardware", "simulated"] = Field(
         default="auto", description="auto: simulated under --simulate, hardware otherwise"
     )
-    interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between readings")
+    interval: float = Field(
+        default=DEFAULT_INTERVAL,
+        gt=0,
+        le=3600,
+        description="seconds between readings (default 10: the default groups report every 10 s)",
+    )
     section: str = Field(
         default="", description="device config section with hardware settings (default: the source name)"
     )
@@ -99,7 +113,15 @@ class SourceNode(Node[SourceConfig]):
 
     async def on_start(self) -> None:
         self.hw: Any = self.checked_settings() if self.Settings is not None else None
+        quiet_drivers(self.runtime.services.device)
+        self.device = DeviceThread(f"{self.type_name}:{self.id}")
         self.create_task(self._supervise(), "backend")
+
+    async def on_close(self) -> None:
+        """Stop the device thread (after the calls already queued, e.g. closing a port)."""
+        device: DeviceThread | None = getattr(self, "device", None)
+        if device is not None and not await device.stopped():
+            self.log.warning("device thread did not stop in time; left behind")
 
     async def run_backend(self) -> None:
         """Open the backend and publish readings until cancelled; raise on failure."""
@@ -107,7 +129,7 @@ class SourceNode(Node[SourceConfig]):
 
     def publish(self, values: dict[str, Any], ts: int | None = None) -> None:
         """Send fresh values (full Appendix A keys) with ``<prefix>.ts`` stamps."""
-        stamp = int(time.time()) if ts is None else ts
+        stamp = int(self.clock.time()) if ts is None else ts
         payload = dict(values)
         for prefix in self.prefixes:
             payload.setdefault(f"{prefix}.ts", stamp)
@@ -119,6 +141,8 @@ class SourceNode(Node[SourceConfig]):
         self.send(make_msg({k: None for k in self.keys}, topic=self.source_name))
 
     def mark_healthy(self) -> None:
+        if self.healthy is None:
+            self._survey(None)
         if self.healthy is not True:
             if self.healthy is False:
                 self.log.info("recovered after %d failure(s)", self.failures)
@@ -126,12 +150,32 @@ class SourceNode(Node[SourceConfig]):
             self.failures = 0
             self.status("green", "dot", "simulated" if self.simulated else "ok")
 
+    def fail(self, exc: Exception) -> None:
+        """From a callback on the loop (a streamed reading): end the running backend with ``exc``."""
+        failure = getattr(self, "_failure", None)
+        if failure is not None and not failure.done():
+            failure.set_exception(exc)
+
+    async def _run_once(self) -> None:
+        """One run of the backend, ended by its own failure or by :meth:`fail`."""
+        self._failure: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        backend = asyncio.ensure_future(self.run_backend())
+        try:
+            await asyncio.wait({backend, self._failure}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not backend.done():
+                backend.cancel()
+                await asyncio.gather(backend, return_exceptions=True)
+        if self._failure.done():
+            self._failure.result()
+        backend.result()
+
     async def _supervise(self) -> None:
         """Run the backend forever; a failure, or a return (a backend never ends by itself), backs off."""
         delay = RETRY_FIRST
         while True:
             try:
-                await self.run_backend()
+                await self._run_once()
                 raise DeviceIOError("backend stopped without an error")
             except asyncio.CancelledError:
                 raise
@@ -139,19 +183,23 @@ class SourceNode(Node[SourceConfig]):
                 if self.healthy:  # it worked before failing: the back-off starts over
                     delay = RETRY_FIRST
                 self._failed(exc, delay)
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            await self.clock.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, RETRY_MAX)
 
     def _failed(self, exc: Exception, delay: float) -> None:
         self.failures += 1
-        if self.healthy is not False:
+        if self.healthy is None:  # found nothing at start: one summary line for every source says it
+            self._survey(str(exc) or type(exc).__name__)
+            self.log.info("no device (%s: %s); values invalid, retrying with back-off", type(exc).__name__, exc)
+        elif self.healthy:
             self.log.warning("backend failed (%s: %s); values invalid, retrying with back-off", type(exc).__name__, exc)
+        if self.healthy is not False:
             self.status("red", "ring", str(exc)[:60] or type(exc).__name__)
             self.healthy = False
             self.publish_invalid()
         self.log.debug("retry in %.1fs after %s", delay, exc)
 
-
-async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run blocking I/O (pyserial, python-can, sysfs) off the event loop."""
-    return await asyncio.to_thread(fn, *args)
+    def _survey(self, problem: str | None) -> None:
+        """Tell the start-up survey how this source's first attempt went (hardware backends only)."""
+        if not self.simulated:
+            self.runtime.services.shared(HardwareSurvey, HardwareSurvey).report(self.id, self.source_name, problem)

@@ -13,8 +13,8 @@ from pydantic import RootModel
 from flowengine.config import DeviceConfig
 
 SECTION = "sources"
-#: Tables read by shared things rather than by one source node (the simulated vehicle).
-SHARED_SUBSECTIONS = frozenset({"vehicle"})
+#: Tables read by shared things rather than by one source node (the simulated vehicle, the driver log level).
+SHARED_SUBSECTIONS = frozenset({"vehicle", "drivers"})
 
 
 class SourcesSection(RootModel[dict[str, dict[str, Any]]]):

@@ -22,6 +22,7 @@ import random
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,8 @@ CYCLE_MONITOR_S = {
 }  # fmt: skip
 #: The one monitor left incomplete since DTCs were cleared (so both states are seen), by engine.
 PENDING_MONITOR = {"spark": "e_s", "compression": "pf"}
+#: Simulated seconds of per-step motion kept for sensors that deliver the past in blocks (a buffered IMU).
+MOTION_HISTORY_S = 5.0
 DEF_PER_FUEL = 0.03  # litres of diesel exhaust fluid per litre of fuel
 DEF_TANK_L = 15.0
 
@@ -183,6 +186,17 @@ class Vehicle:
         """Simulated seconds since the model started."""
         return (self._clock() - self._t0) * self.settings.time_scale
 
+    def recent_motion(self, since: float) -> tuple[VehicleState, list[tuple[float, dict[str, float]]]]:
+        """The state now and the motion of each step that ended after ``since`` (simulated seconds).
+
+        For sensors that hand over the past in blocks: they never ask for an earlier
+        instant (which would restart the model), only for what the steps already taken
+        were. The history reaches back :data:`MOTION_HISTORY_S`.
+        """
+        now = self.state()
+        with self._lock:
+            return now, [(t, motion) for t, motion in self._recent if t > since]
+
     def state(self, at: float | None = None) -> VehicleState:
         """The vehicle at ``at`` simulated seconds (default: now)."""
         target = self.elapsed() if at is None else max(0.0, at)
@@ -215,6 +229,7 @@ class Vehicle:
         self.def_level = rng.uniform(40.0, 95.0) if s.engine == "compression" else None
         self.accel = self.yaw_rate = self.grade = 0.0
         self._steps = 0
+        self._recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=round(MOTION_HISTORY_S / STEP))
         self._was_ignition = self.route.pose.ignition
         self.engine.step(0.0, 0.0, 0.0, self.route.pose.engine_on, amb, 0.0)  # idling at t=0
 
@@ -242,6 +257,7 @@ class Vehicle:
         self.clear_km += moved / 1000.0
         if pose.engine_on:
             self.clear_min += STEP / 60.0
+        self._recent.append((self._steps * STEP, self._motion(pose)))
 
     def _ambient(self) -> float:
         return self.ambient_base + 2.0 * math.sin(2 * math.pi * self._steps * STEP / 86_400.0 + self.phase)
