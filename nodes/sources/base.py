@@ -16,8 +16,9 @@ by the backend that uses them.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -28,6 +29,9 @@ from nodes.sources.device import DeviceThread
 from nodes.sources.drivers import quiet_drivers
 from nodes.sources.settings import source_settings
 from nodes.sources.survey import HardwareSurvey
+
+if TYPE_CHECKING:
+    from nodes.sources.sim.vehicle import Vehicle
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
@@ -127,6 +131,17 @@ class SourceNode(Node[SourceConfig]):
         """Open the backend and publish readings until cancelled; raise on failure."""
         raise NotImplementedError
 
+    async def simulator(self, *modules: str) -> Vehicle:
+        """The runtime's simulated vehicle, once the simulator ``modules`` are imported.
+
+        The imports run on the device thread, not on the loop, so a simulated source that
+        starts does not hold up the first answers; the vehicle is shared on the loop.
+        """
+        await self.device.call(_import_all, ("nodes.sources.sim.vehicle", *modules))
+        from nodes.sources.sim.vehicle import shared_vehicle
+
+        return shared_vehicle(self.runtime)
+
     def publish(self, values: dict[str, Any], ts: int | None = None) -> None:
         """Send fresh values (full Appendix A keys) with ``<prefix>.ts`` stamps."""
         stamp = int(self.clock.time()) if ts is None else ts
@@ -203,3 +218,8 @@ class SourceNode(Node[SourceConfig]):
         """Tell the start-up survey how this source's first attempt went (hardware backends only)."""
         if not self.simulated:
             self.runtime.services.shared(HardwareSurvey, HardwareSurvey).report(self.id, self.source_name, problem)
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        importlib.import_module(name)

@@ -72,6 +72,8 @@ class DeviceThread:
         self._loop = loop or asyncio.get_running_loop()
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._stopping = False
+        #: Calls queued or running (streams included), counted on the loop.
+        self.pending = 0
         self._streams: set[Stream] = set()
         self._ended: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -94,7 +96,11 @@ class DeviceThread:
             raise RuntimeError(f"device thread {self.name} is stopped")
         future: asyncio.Future[T] = self._loop.create_future()
         self._jobs.put((fn, args, future))
-        return await future
+        self.pending += 1
+        try:
+            return await future
+        finally:
+            self.pending -= 1
 
     async def stream(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(stream, *args)`` on the device thread; cancelling the caller stops the stream."""

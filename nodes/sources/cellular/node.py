@@ -80,12 +80,11 @@ class CellularSource(SourceNode):
 
     async def _start_simulation(self) -> None:
         """A modem on a pty and a fake interface tree (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.cellular.sim_modem", "nodes.sources.cellular.sim_net")
         from nodes.sources.cellular.sim_modem import SimModem
         from nodes.sources.cellular.sim_net import SimNetwork
-        from nodes.sources.sim.vehicle import shared_vehicle
 
         self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-cellular-"))
-        vehicle = shared_vehicle(self.runtime)
         self.sim_modem = await self.device.call(SimModem(self.sim_dir / "ttyModem", vehicle.state).start)
         self.sim_net = await self.device.call(SimNetwork(self.sim_dir / "root", self.hw.interface).build)
         self.paths = self.sim_net.paths

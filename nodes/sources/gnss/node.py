@@ -65,20 +65,20 @@ class GnssSourceNode(SourceNode):
 
     async def run_backend(self) -> None:
         if self.simulated:
-            self.receiver = await self.device.call(self._simulated_receiver(), self.config.interval)  # type: ignore[attr-defined]
+            self.receiver = await self._simulated_receiver()
         try:
             await self._read(self.receiver.port if self.receiver else self.hw.port)
         finally:
             if self.receiver is not None:
                 await self.device.call(self.receiver.stop)
 
-    def _simulated_receiver(self) -> Any:
-        """A factory for the device thread: the receiver on a pty (the simulator is imported only here)."""
+    async def _simulated_receiver(self) -> SimulatedReceiver:
+        """The receiver on a pty, writing one epoch a second (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.sim.gnss_device")
         from nodes.sources.sim.gnss_device import SimulatedReceiver
-        from nodes.sources.sim.vehicle import shared_vehicle
 
-        vehicle = shared_vehicle(self.runtime)
-        return lambda interval: SimulatedReceiver(vehicle, min(1.0, interval)).start()
+        period = min(1.0, self.config.interval)  # type: ignore[attr-defined]
+        return await self.device.call(lambda: SimulatedReceiver(vehicle, period).start())
 
     async def _read(self, url: str) -> None:
         self.decoder.latest.clear()

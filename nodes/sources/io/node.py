@@ -48,9 +48,7 @@ class IoSource(SourceNode):
 
     async def run_backend(self) -> None:
         if self.simulated and self.sim is None:
-            from nodes.sources.sim.vehicle import shared_vehicle  # the simulator only when simulating
-
-            self.vehicle = shared_vehicle(self.runtime)
+            self.vehicle = await self.simulator("nodes.sources.io.sim_board")
             self.sim = await self.device.call(_simulated_board, self.hw)
             self.factory = self.sim.factory
         if self.factory is None:

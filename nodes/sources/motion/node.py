@@ -119,7 +119,7 @@ class MotionSourceNode(SourceNode):
         root, dev_root, refresh = self.hw.iio_root, self.hw.dev_root, None
         if self.simulated:
             if self.imu is None:
-                self.imu = await self.device.call(self._simulated_imu())
+                self.imu = await self._simulated_imu()
             root, dev_root, refresh = self.imu.root, self.imu.dev_root, self.imu.refresh
         accel = await self.device.call(find_device, root, "accel", self.hw.accel_name)
         gyro = await self.device.call(_find_gyro, root, self.hw.gyro_name)
@@ -136,13 +136,12 @@ class MotionSourceNode(SourceNode):
         finally:
             self.reader = None
 
-    def _simulated_imu(self) -> Any:
-        """A factory for the device thread: the simulated IMU (the simulator is imported only here)."""
+    async def _simulated_imu(self) -> SimulatedImu:
+        """The simulated IMU (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.sim.iio_device")
         from nodes.sources.sim.iio_device import SimulatedImu
-        from nodes.sources.sim.vehicle import shared_vehicle
 
-        vehicle = shared_vehicle(self.runtime)
-        return lambda: SimulatedImu(vehicle, raw_on_timer=False).start()
+        return await self.device.call(lambda: SimulatedImu(vehicle, raw_on_timer=False).start())
 
     def _on_reading(self, reading: Reading) -> None:
         if self.closed or self.reader is None:

@@ -105,7 +105,7 @@ class ObdSourceNode(SourceNode):
         ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
         if self.simulated:
             interface, channel = "virtual", f"flowengine-obd-{id(self.runtime):x}-{self.id}"
-            self.ecu = await self.device.call(self._simulated_ecu(channel, ids))
+            self.ecu = await self._simulated_ecu(channel, ids)
         options = {"timeout": hw.timeout_s, "gap": hw.gap_s, **ids}
         client = await self.device.call(_open_client, interface, channel, hw.bitrate, options)
         try:
@@ -116,13 +116,12 @@ class ObdSourceNode(SourceNode):
                 await self.device.call(self.ecu.stop)
                 self.ecu = None
 
-    def _simulated_ecu(self, channel: str, ids: dict[str, int]) -> Any:
-        """A factory for the device thread: the ECU on a virtual bus (the simulator is imported only here)."""
+    async def _simulated_ecu(self, channel: str, ids: dict[str, int]) -> SimulatedEcu:
+        """The ECU on a virtual bus (the simulator is imported only here)."""
+        vehicle, dids = await self.simulator("nodes.sources.sim.ecu"), self.hw.dids
         from nodes.sources.sim.ecu import SimulatedEcu
-        from nodes.sources.sim.vehicle import shared_vehicle
 
-        vehicle, dids = shared_vehicle(self.runtime), self.hw.dids
-        return lambda: SimulatedEcu(vehicle, channel, dids=dids, **ids).start()
+        return await self.device.call(lambda: SimulatedEcu(vehicle, channel, dids=dids, **ids).start())
 
     async def _session(self, client: ObdClient) -> None:
         pids = wanted_pids(await self.device.call(client.discover), self.hw.monitors)

@@ -70,11 +70,11 @@ class OneWireSource(SourceNode):
 
     async def _simulate(self) -> None:
         """The simulated bus in a temp dir (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.onewire.sim_bus")
         from nodes.sources.onewire.sim_bus import DEFAULT_NAMES, SimW1Bus
-        from nodes.sources.sim.vehicle import shared_vehicle
 
         self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-w1-"))
-        bus = SimW1Bus(self.sim_dir, shared_vehicle(self.runtime).state)
+        bus = SimW1Bus(self.sim_dir, vehicle.state)
         self.sim_bus = await self.device.call(bus.build)
         self.devices = bus.devices
         self.names = self.names or dict(DEFAULT_NAMES)

@@ -29,7 +29,7 @@ from nodes.sources.drivers import DRIVER_LOGGER
 from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec
 from nodes.sources.sim.ecu_dids import RDBI, DidServer
 from nodes.sources.sim.ecu_pids import encode
-from nodes.sources.sim.vehicle import Vehicle
+from nodes.sources.sim.vehicle import Vehicle, VehicleState
 
 log = logging.getLogger("flowengine.sim.ecu")
 PADDING = 0x55
@@ -81,9 +81,9 @@ class SimulatedEcu:
     def answering(self) -> bool:
         return not self.silent and self.vehicle.state().ignition
 
-    def respond(self, request: bytes) -> bytes | None:
+    def respond(self, request: bytes, state: VehicleState | None = None) -> bytes | None:
         """The reply payload (without ISO-TP framing) for a request payload, None for no answer."""
-        state = self.vehicle.state()
+        state = state or self.vehicle.state()
         if len(request) >= 2 and request[0] == 0x01:
             data = encode(request[1], state)
             return None if data is None else bytes([0x41, request[1]]) + data
@@ -119,9 +119,10 @@ class SimulatedEcu:
         request = data[1 : 1 + length]
         if request[:1] == b"\x01" and len(request) >= 2:
             self.requests[request[1]] += 1
-        if not self.answering:
+        state = self.vehicle.state()  # the vehicle at the instant of the request
+        if self.silent or not state.ignition:
             return
-        reply = self.respond(request)
+        reply = self.respond(request, state)
         if reply is not None and len(reply) <= 7:
             frame = bytes([len(reply)]) + reply
             self._send(

@@ -229,7 +229,8 @@ class Vehicle:
         self.def_level = rng.uniform(40.0, 95.0) if s.engine == "compression" else None
         self.accel = self.yaw_rate = self.grade = 0.0
         self._steps = 0
-        self._recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=round(MOTION_HISTORY_S / STEP))
+        history_s = MOTION_HISTORY_S * max(1.0, s.time_scale)  # a few real seconds at any speed
+        self._recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=round(history_s / STEP))
         self._was_ignition = self.route.pose.ignition
         self.engine.step(0.0, 0.0, 0.0, self.route.pose.engine_on, amb, 0.0)  # idling at t=0
 

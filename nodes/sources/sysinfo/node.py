@@ -68,15 +68,10 @@ class SysinfoSource(SourceNode):
     async def run_backend(self) -> None:
         facts = self.hw
         if self.simulated:
-            facts = await self.device.call(self._simulate, self._vehicle_seed())
+            facts = await self.device.call(self._simulate, (await self.simulator()).settings.seed)
         while True:
             self.publish(await self.device.call(read_sysinfo, facts))
             await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
-
-    def _vehicle_seed(self) -> int:
-        from nodes.sources.sim.vehicle import shared_vehicle  # the simulator only when simulating
-
-        return shared_vehicle(self.runtime).settings.seed
 
     def _simulate(self, seed: int) -> SysinfoSettings:
         if self.sim_dir is None:
