@@ -31,6 +31,9 @@ from typing import Any
 
 from flowengine.mqtt.offline_store import OfflineStore, Replayer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/results.py
+from results import emit
+
 GROUPS = 16
 OUTAGE_S = 300
 TOPIC = "v1/device-0001/summary/info"
@@ -69,6 +72,10 @@ def row(label: str, value: float, base: float | None = None, unit: str = "msg/s"
             f"   x{value / base:7.2f} of baseline" if value >= base / 100 else f"   1/{base / value:,.0f} of baseline"
         )
     print(f"  {label:<48} {value:>12,.0f} {unit}{ratio}")
+    if base and not label.startswith("baseline"):
+        emit(
+            "offline_store", label, value, unit, baseline=base, baseline_name="see bench_offline_store.py", higher=True
+        )
 
 
 # -- storing --------------------------------------------------------------------------------
