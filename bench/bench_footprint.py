@@ -139,7 +139,8 @@ def main() -> None:
     bare = child(BARE)
     print(f"{'baseline: bare interpreter with paho':<52} {bare / 1e6:8.2f}")  # type: ignore[operator]
     print(f"\nrunning agent (--simulate), heap allocated in {args.seconds:g} s after start-up, by file:")
-    for name, size in child(RUNNING, str(args.seconds)):  # type: ignore[union-attr]
+    running: list[tuple[str, int]] = child(RUNNING, str(args.seconds))  # type: ignore[assignment]
+    for name, size in running:
         print(f"  {size / 1e6:7.3f} MB  {name}")
     emit("footprint", "RSS after every import", total / 1e6, "MB", baseline=bare / 1e6, baseline_name="bare paho")  # type: ignore[operator]
 

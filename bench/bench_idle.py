@@ -145,11 +145,28 @@ def main() -> None:
 
 def report(total: tuple[float, float], alone: tuple[float, float], baseline: tuple[float, float] | None) -> None:
     base_cpu, base_rss = baseline if baseline is not None else (None, None)
-    common = {"baseline_name": "Node-RED idle"}
-    emit("idle", "agent alone: idle CPU", alone[0], "% of a core", baseline=base_cpu, target=TARGET_CPU_PCT, **common)
-    emit("idle", "agent alone: idle RSS", alone[1], "MB", baseline=base_rss, target=TARGET_RSS_MB, **common)
-    emit("idle", "agent + simulator: idle CPU", total[0], "% of a core", baseline=base_cpu, **common)
-    emit("idle", "agent + simulator: idle RSS", total[1], "MB", baseline=base_rss, **common)
+    emit(
+        "idle",
+        "agent alone: idle CPU",
+        alone[0],
+        "% of a core",
+        baseline=base_cpu,
+        target=TARGET_CPU_PCT,
+        baseline_name="Node-RED idle",
+    )
+    emit(
+        "idle",
+        "agent alone: idle RSS",
+        alone[1],
+        "MB",
+        baseline=base_rss,
+        target=TARGET_RSS_MB,
+        baseline_name="Node-RED idle",
+    )
+    emit(
+        "idle", "agent + simulator: idle CPU", total[0], "% of a core", baseline=base_cpu, baseline_name="Node-RED idle"
+    )
+    emit("idle", "agent + simulator: idle RSS", total[1], "MB", baseline=base_rss, baseline_name="Node-RED idle")
 
 
 if __name__ == "__main__":

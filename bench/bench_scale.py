@@ -178,9 +178,10 @@ def main() -> None:
     print(f"{'idle, default settings (baseline)':<46}{idle_cpu:8.2f}%{idle_rss:8.1f} MB")
     print(f"{f'{groups} groups at 1 s ({CUSTOM_GROUPS} custom x {KEYS_PER_GROUP} keys)':<46}{cpu:8.2f}%{rss:8.1f} MB")
     print(f"uploads: {uploads:.1f}/s; publish lag p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    common = {"baseline_name": "same agent idle"}
-    emit("scale", f"{groups} groups at 1 s: CPU", cpu, "% of a core", baseline=idle_cpu, **common)
-    emit("scale", f"{groups} groups at 1 s: RSS", rss, "MB", baseline=idle_rss, **common)
+    emit(
+        "scale", f"{groups} groups at 1 s: CPU", cpu, "% of a core", baseline=idle_cpu, baseline_name="same agent idle"
+    )
+    emit("scale", f"{groups} groups at 1 s: RSS", rss, "MB", baseline=idle_rss, baseline_name="same agent idle")
     emit("scale", "publish lag p99", p99, "ms")
     emit("scale", "publish lag p50", p50, "ms")
     emit("scale", "uploads per second", uploads, "/s", higher=True)

@@ -91,7 +91,9 @@ def test_ecu_answers_from_the_vehicle_at_the_instant_of_the_request() -> None:
     try:
         for at in (600.0, 1200.0):
             clock.now = at
-            tester.send(can.Message(arbitration_id=0x7DF, data=b"\x02\x01\x0d\x55\x55\x55\x55\x55", is_extended_id=False))
+            tester.send(
+                can.Message(arbitration_id=0x7DF, data=b"\x02\x01\x0d\x55\x55\x55\x55\x55", is_extended_id=False)
+            )
             reply = tester.recv(5.0)
             assert reply is not None and reply.data[1:3] == b"\x41\x0d"
             assert decode(0x0D, bytes(reply.data[3:4]))["obd.speed"] == min(255, round(vehicle.state().speed_kmh))

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
 #: Seconds between readings when a flow does not say: the default flow's groups report every 10 s
-#: and a refresh answers from the latest values (see docs/sources/index.md for the trade-off).
+#: and a refresh answers from the latest values (docs/sources/rates.md has the trade-off).
 DEFAULT_INTERVAL = 10.0
 
 

@@ -144,7 +144,7 @@ def _open_port(url: str, baudrate: int, timeout: float) -> ATPort:
     return ATPort(url, baudrate, timeout)
 
 
-def _session(port: ATPort, queries: dict[str, list[str]]) -> Any:
+def _session(port: ATPort, queries: dict[str, Any]) -> Any:
     from nodes.sources.cellular.session import ModemSession
 
     session = ModemSession(port, queries)

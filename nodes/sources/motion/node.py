@@ -124,8 +124,12 @@ class MotionSourceNode(SourceNode):
         accel = await self.device.call(find_device, root, "accel", self.hw.accel_name)
         gyro = await self.device.call(_find_gyro, root, self.hw.gyro_name)
         yaw_from = "gyroscope" if gyro is not None and self.hw.yaw == "gyro" else "GNSS heading"
-        options = {"yaw_from_gyro": yaw_from == "gyroscope", "interval": self.config.interval, "refresh": refresh}  # type: ignore[attr-defined]
-        reader = await self.device.call(lambda: MotionReader(accel, gyro, dev_root, **options))
+        interval: float = self.config.interval  # type: ignore[attr-defined]
+        reader = await self.device.call(
+            lambda: MotionReader(
+                accel, gyro, dev_root, yaw_from_gyro=yaw_from == "gyroscope", interval=interval, refresh=refresh
+            )
+        )
         self.log.info(
             "accelerometer %s, gyroscope %s, yaw from %s", accel.name, gyro.name if gyro else "none", yaw_from
         )

@@ -259,7 +259,7 @@ class MotionReader:
         resampler = Resampler(self.sample_rate, gyro_buffer is not None) if self.sample_rate > 0 else None
         latest: dict[str, Vector] = {}
         due = time.monotonic()
-        fds = {b.fd: b for b in (accel_buffer, gyro_buffer) if b is not None}
+        fds = {b.fd: b for b in (accel_buffer, gyro_buffer) if b is not None and b.fd is not None}
         while self._unchanged(stream, rate):
             ready, _, _ = select.select([*fds, self.waker.fileno()], [], [], SILENCE_S)
             if not ready:
@@ -287,7 +287,7 @@ class MotionReader:
     # -- helpers ----------------------------------------------------------------------------
 
     def _convert(
-        self, buffer: IioBuffer | None, fds: dict[int | None, IioBuffer], ready: list[int], channel: Channel | None
+        self, buffer: IioBuffer | None, fds: dict[int, IioBuffer], ready: list[int], channel: Channel | None
     ) -> list[tuple[float, Vector]]:
         if buffer is None or channel is None or buffer.fd not in ready:
             return []

@@ -121,7 +121,16 @@ class ObdSourceNode(SourceNode):
         vehicle, dids = await self.simulator("nodes.sources.sim.ecu"), self.hw.dids
         from nodes.sources.sim.ecu import SimulatedEcu
 
-        return await self.device.call(lambda: SimulatedEcu(vehicle, channel, dids=dids, **ids).start())
+        return await self.device.call(
+            lambda: SimulatedEcu(
+                vehicle,
+                channel,
+                dids=dids,
+                request_id=ids["request_id"],
+                ecu_id=ids["ecu_id"],
+                physical_id=ids["physical_id"],
+            ).start()
+        )
 
     async def _session(self, client: ObdClient) -> None:
         pids = wanted_pids(await self.device.call(client.discover), self.hw.monitors)

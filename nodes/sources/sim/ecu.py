@@ -69,7 +69,8 @@ class SimulatedEcu:
         self.bus = can.Bus(interface=interface, channel=channel, can_filters=wanted)
         address = isotp.Address(isotp.AddressingMode.Normal_11bits, txid=ecu_id, rxid=physical_id)
         self._frames: collections.deque[isotp.CanMessage] = collections.deque()
-        self.stack = isotp.TransportLayerLogic(self._next_frame, self._transmit, address, params=dict(ISOTP_PARAMS))
+        # an rxfn without parameters is non-blocking for can-isotp: frames come from _dispatch
+        self.stack = isotp.TransportLayerLogic(self._next_frame, self._transmit, address, params=dict(ISOTP_PARAMS))  # type: ignore[arg-type]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="sim-ecu", daemon=True)
 
