@@ -176,6 +176,7 @@ class Vehicle:
     ) -> None:
         self.settings = settings or VehicleSettings()
         self._clock = clock
+        self._keep_motion = False
         self._t0 = clock()
         self._wall0 = wall()
         self._lock = threading.Lock()
@@ -193,6 +194,7 @@ class Vehicle:
         instant (which would restart the model), only for what the steps already taken
         were. The history reaches back :data:`MOTION_HISTORY_S`.
         """
+        self._keep_motion = True  # from now on: nobody else pays for the history
         now = self.state()
         with self._lock:
             return now, [(t, motion) for t, motion in self._recent if t > since]
@@ -258,7 +260,8 @@ class Vehicle:
         self.clear_km += moved / 1000.0
         if pose.engine_on:
             self.clear_min += STEP / 60.0
-        self._recent.append((self._steps * STEP, self._motion(pose)))
+        if self._keep_motion:
+            self._recent.append((self._steps * STEP, self._motion(pose)))
 
     def _ambient(self) -> float:
         return self.ambient_base + 2.0 * math.sin(2 * math.pi * self._steps * STEP / 86_400.0 + self.phase)
