@@ -72,10 +72,16 @@ def row(label: str, value: float, base: float | None = None, unit: str = "msg/s"
             f"   x{value / base:7.2f} of baseline" if value >= base / 100 else f"   1/{base / value:,.0f} of baseline"
         )
     print(f"  {label:<48} {value:>12,.0f} {unit}{ratio}")
-    if base and not label.startswith("baseline"):
+    if label.startswith("baseline: "):
+        _baseline_names[value] = label.removeprefix("baseline: ")
+    elif base:
         emit(
-            "offline_store", label, value, unit, baseline=base, baseline_name="see bench_offline_store.py", higher=True
+            "offline_store", label, value, unit, baseline=base, baseline_name=_baseline_names.get(base, ""), higher=True
         )
+
+
+#: The label of each baseline row printed so far, by its value (for the combined table of run_all.py).
+_baseline_names: dict[float, str] = {}
 
 
 # -- storing --------------------------------------------------------------------------------
