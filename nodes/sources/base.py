@@ -117,6 +117,8 @@ class SourceNode(Node[SourceConfig]):
 
     async def on_start(self) -> None:
         self.hw: Any = self.checked_settings() if self.Settings is not None else None
+        #: Set once the first attempt to open the device succeeded or failed.
+        self.settled = asyncio.Event()
         quiet_drivers(self.runtime.services.device)
         self.device = DeviceThread(f"{self.type_name}:{self.id}")
         self.create_task(self._supervise(), "backend")
@@ -155,9 +157,22 @@ class SourceNode(Node[SourceConfig]):
         """Every parameter of this source becomes None (invalid)."""
         self.send(make_msg({k: None for k in self.keys}, topic=self.source_name))
 
+    async def until_settled(self, seconds: float) -> None:
+        """Wait (at most ``seconds`` of the clock) until the first attempt to open the device ended."""
+        if self.settled.is_set():
+            return
+        settled = asyncio.ensure_future(self.settled.wait())
+        timer = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({settled, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            settled.cancel()
+            timer.cancel()
+
     def mark_healthy(self) -> None:
         if self.healthy is None:
             self._survey(None)
+            self.settled.set()
         if self.healthy is not True:
             if self.healthy is False:
                 self.log.info("recovered after %d failure(s)", self.failures)
@@ -205,6 +220,7 @@ class SourceNode(Node[SourceConfig]):
         self.failures += 1
         if self.healthy is None:  # found nothing at start: one summary line for every source says it
             self._survey(str(exc) or type(exc).__name__)
+            self.settled.set()
             self.log.info("no device (%s: %s); values invalid, retrying with back-off", type(exc).__name__, exc)
         elif self.healthy:
             self.log.warning("backend failed (%s: %s); values invalid, retrying with back-off", type(exc).__name__, exc)

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from nodes.sources.io.sim_board import SimIoHardware
     from nodes.sources.sim.vehicle import Vehicle
 
+#: Seconds an output command waits for a board that is still opening (after that: device_error).
+OPEN_WAIT_S = 10.0
+
 PARAMS = (
     *(p for n in range(1, MAX_DI + 1) for p in (f"DI{n}", f"DI{n}_pullup")),
     *(p for n in range(1, MAX_DO + 1) for p in (f"DO{n}", f"DO{n}_pullup")),
@@ -72,11 +75,14 @@ class IoSource(SourceNode):
         """Drive the given outputs (only those keys change), then publish fresh values.
 
         Raises ValueError for keys that are not outputs, DeviceIOError when the
-        board is absent or fails.
+        board is absent or fails. Right after start, while the board is still opening,
+        it waits for it (at most ``OPEN_WAIT_S``).
         """
         from nodes.sources.io.board import output_changes
 
         changes = output_changes(values)
+        if self.board is None:  # still opening right after start: wait for it rather than refuse
+            await self.until_settled(OPEN_WAIT_S)
         board = self.board
         if board is None:
             raise DeviceIOError("io outputs unavailable: the IO board is not open")
