@@ -280,7 +280,8 @@ class MotionReader:
                 if samples := resampler.take():
                     stream.deliver(on_samples, samples)
             now = time.monotonic()
-            if "accel" in latest and now >= due:
+            complete = "accel" in latest and (gyro_buffer is None or "gyro" in latest)
+            if complete and now >= due:
                 stream.deliver(on_reading, self._reading(latest["accel"], latest.get("gyro")))
                 due = max(due + self.interval, now)
 
