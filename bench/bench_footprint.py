@@ -6,7 +6,9 @@
    loads them: the RSS each group adds, and the Python heap it adds as tracemalloc counts it
    (measured in a second interpreter: tracemalloc's own bookkeeping would inflate the RSS).
 2. The running agent (``--simulate``, default flow, in-process, tracemalloc on from the start):
-   after ``--seconds`` of idle, the heap allocated since start-up by the file that allocated it.
+   after ``--seconds`` of idle, the heap allocated since start-up by the file that allocated it
+   (the innermost frame outside importlib: modules imported while starting count as the code
+   that ran their ``import``).
 
 The baseline row is a bare interpreter that imports paho and connects: what any Python agent pays.
 Prints figures only.
@@ -93,9 +95,9 @@ with Mosquitto(tmp) as broker:
 by = {}
 skip = ("<frozen", "importlib", "tracemalloc", "threading.py", "asyncio/")
 for stat in after.compare_to(before, "traceback"):
-    frame = next((f for f in stat.traceback if not any(s in f.filename for s in skip)), stat.traceback[0])
+    frame = next((f for f in reversed(stat.traceback) if not any(s in f.filename for s in skip)), stat.traceback[-1])
     name = frame.filename
-    for marker in ("site-packages/", "/flowengine/", "/nodes/", "/lib/python3"):
+    for marker in ("site-packages/", "/flowengine/", "/nodes/", "/lib/python3.11/", "/lib/python3.12/"):
         if marker in name:
             tail = name.split(marker, 1)[1]
             name = (marker.strip("/") + "/" if marker in ("/flowengine/", "/nodes/") else "") + tail

@@ -218,11 +218,13 @@ class SourceNode(Node[SourceConfig]):
 
     def _failed(self, exc: Exception, delay: float) -> None:
         self.failures += 1
-        if self.healthy is None:  # found nothing at start: one summary line for every source says it
+        quiet = self.healthy is None and not self.simulated  # found nothing at start: the survey's line says it
+        if self.healthy is None:
             self._survey(str(exc) or type(exc).__name__)
             self.settled.set()
+        if quiet:
             self.log.info("no device (%s: %s); values invalid, retrying with back-off", type(exc).__name__, exc)
-        elif self.healthy:
+        elif self.healthy is not False:
             self.log.warning("backend failed (%s: %s); values invalid, retrying with back-off", type(exc).__name__, exc)
         if self.healthy is not False:
             self.status("red", "ring", str(exc)[:60] or type(exc).__name__)
