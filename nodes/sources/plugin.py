@@ -6,14 +6,16 @@ import argparse
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowengine.config import DeviceConfig
 from flowengine.plugins import Plugin
-from flowengine.runtime import Runtime
 from nodes.sources.drivers import SECTION as DRIVERS
 from nodes.sources.settings import SECTION, SHARED_SUBSECTIONS, SourcesSection
 from nodes.sources.survey import HardwareSurvey
+
+if TYPE_CHECKING:  # the plugin loads with every command: the runtime only when one runs
+    from flowengine.config import DeviceConfig
+    from flowengine.runtime import Runtime
 
 log = logging.getLogger("flowengine.sources")
 
