@@ -121,3 +121,32 @@ def test_simulated_sources_never_use_the_default_executor(tmp_path: Path) -> Non
         assert {f"{n['type']}:{n['id']}" for n in sources} <= names
     assert executor.jobs == 0
     executor.shutdown()
+
+
+class StuckSource(SourceNode):
+    """A driver read that never returns; its cleanup is queued behind it."""
+
+    prefixes = ("stuck",)
+    keys = ("stuck.value",)
+    release = threading.Event()
+    cleaned = threading.Event()
+
+    async def run_backend(self) -> None:
+        try:
+            await self.device.call(self.release.wait)
+        finally:
+            self.device.submit(self.cleaned.set)
+
+
+def test_a_read_hung_in_the_driver_does_not_hang_the_close(caplog: pytest.LogCaptureFixture) -> None:
+    with FlowHarness() as h:
+        h.registry.register("stuck source", StuckSource)
+        h.deploy([{"id": "s", "type": "stuck source", "wires": []}])
+        node = h.node("s")
+        wait_until(lambda: node.device.pending == 1, what="the read to start")  # type: ignore[attr-defined]
+        thread = node.device.thread  # type: ignore[attr-defined]
+        h.deploy([])  # closing waits a bounded time for the thread, then leaves it behind
+        assert "left behind" in caplog.text and thread.is_alive()
+        StuckSource.release.set()  # the driver returns at last: the queued cleanup runs, the thread ends
+        wait_until(lambda: not thread.is_alive(), what="the thread to end")
+        assert StuckSource.cleaned.is_set()

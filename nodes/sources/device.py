@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any] | None"]
+log = logging.getLogger("flowengine.sources")
 
 
 class Stream:
@@ -102,6 +104,15 @@ class DeviceThread:
         finally:
             self.pending -= 1
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` without waiting for it (closing a port in a ``finally``).
+
+        A cleanup must not wait behind a read that hangs in the driver: it runs when the
+        thread gets to it, before any later call, and its failure is only logged.
+        """
+        if not self._stopping:
+            self._jobs.put((fn, args, None))
+
     async def stream(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(stream, *args)`` on the device thread; cancelling the caller stops the stream."""
         stream = Stream(self)
@@ -142,9 +153,13 @@ class DeviceThread:
                 try:
                     result = fn(*args)
                 except BaseException as exc:
-                    self.deliver(_settle, future, None, exc)
+                    if future is None:
+                        log.debug("%s: %s failed: %s", self.name, getattr(fn, "__qualname__", fn), exc)
+                    else:
+                        self.deliver(_settle, future, None, exc)
                 else:
-                    self.deliver(_settle, future, result, None)
+                    if future is not None:
+                        self.deliver(_settle, future, result, None)
         finally:
             self.deliver(_settle, self._ended, None, None)
 

@@ -108,7 +108,7 @@ class CellularSource(SourceNode):
                 self.publish({**self._modem(answers), **self._network(facts)})
                 await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
         finally:
-            await self.device.call(port.close)
+            self.device.submit(port.close)
 
     def _poll(self, session: Any) -> tuple[dict[str, list[str] | None], dict[str, Any]]:
         """One reading of the modem and the interface (on the device thread)."""

@@ -70,7 +70,7 @@ class GnssSourceNode(SourceNode):
             await self._read(self.receiver.port if self.receiver else self.hw.port)
         finally:
             if self.receiver is not None:
-                await self.device.call(self.receiver.stop)
+                self.device.submit(self.receiver.stop)
 
     async def _simulated_receiver(self) -> SimulatedReceiver:
         """The receiver on a pty, writing one epoch a second (the simulator is imported only here)."""

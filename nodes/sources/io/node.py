@@ -64,7 +64,7 @@ class IoSource(SourceNode):
                 await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
         finally:
             self.board = None
-            await self.device.call(board.close)
+            self.device.submit(board.close)
 
     def _read(self, board: IoBoard) -> dict[str, Any]:
         if self.sim is not None and self.vehicle is not None:

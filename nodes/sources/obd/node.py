@@ -111,9 +111,9 @@ class ObdSourceNode(SourceNode):
         try:
             await self._session(client)
         finally:
-            await self.device.call(client.close)
+            self.device.submit(client.close)
             if self.ecu is not None:
-                await self.device.call(self.ecu.stop)
+                self.device.submit(self.ecu.stop)
                 self.ecu = None
 
     async def _simulated_ecu(self, channel: str, ids: dict[str, int]) -> SimulatedEcu:
