@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/results.py
+
+from results import emit
 
 from flowengine.flowfile import flows_from_objects
 from flowengine.message import Msg, make_msg, set_path
@@ -111,6 +114,7 @@ def set_hop(hop: int) -> Callable[[Msg], Msg]:
 def report(name: str, count: int, engine: float, baseline: float) -> None:
     rate, base = count / engine, count / baseline
     print(f"{name:<8} engine {rate:>10,.0f} msg/s   direct {base:>11,.0f} msg/s   engine/direct {rate / base:.3f}")
+    emit("engine", f"5 {name} nodes", rate, "msg/s", baseline=base, baseline_name="direct calls", higher=True)
 
 
 async def main(count: int) -> None:

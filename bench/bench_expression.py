@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from flowengine.workerpool import WorkerPool
 from nodes.core.jsonata import _HANDLER, TIMEOUT_MS, compile_jsonata, to_json
 from nodes.core.sandbox import DEFAULT_LIMITS, Sandbox, limits_tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/results.py
+from results import emit
 
 MSG = {"_msgid": "m", "topic": "sensors/room1", "payload": {"temp": 21.5, "items": [1, 2, 3]}}
 PYTHON = ["payload['temp'] * 1.8 + 32", "payload['temp'] > 20 and msg['topic'].startswith('sensors')"]
@@ -49,6 +54,7 @@ async def main(n: int) -> None:
         worker = await per_await_us(n, lambda a=args: pool.run("nodes.core.sandbox:evaluate_in_worker", a, seconds=5))
         python = per_call_us(n, lambda c=code: eval(c, {}, dict(names)))
         print(f"{source:58s} {here:11.1f} {worker:9.1f} {python:8.2f}")
+        emit("expression", f"in-process: {source}", here, "us", baseline=python, baseline_name="Python eval")
     for source in JSONATA:
         expression = compile_jsonata(source)
         data = to_json(MSG)

@@ -19,8 +19,10 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/results.py
 
 from agent_support import Platform, RunningAgent, device
+from results import emit
 from test_hostile_flows import hostile_flow
 
 from flowengine.testing import Mosquitto
@@ -64,6 +66,8 @@ def main(count: int) -> None:
     print(f"sysinfo/refresh round trip, {count} requests each, one at a time")
     print(describe("quiet agent", quiet))
     print(describe("with the hostile flow", hostile))
+    emit("hostile", "refresh p50 with a hostile flow", statistics.median(hostile), "ms",
+         baseline=statistics.median(quiet), baseline_name="quiet agent")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ from typing import Any
 
 from flowengine.mqtt.offline_store import OfflineStore, Replayer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/results.py
+from results import emit
+
 GROUPS = 16
 OUTAGE_S = 300
 TOPIC = "v1/device-0001/summary/info"
@@ -69,6 +72,16 @@ def row(label: str, value: float, base: float | None = None, unit: str = "msg/s"
             f"   x{value / base:7.2f} of baseline" if value >= base / 100 else f"   1/{base / value:,.0f} of baseline"
         )
     print(f"  {label:<48} {value:>12,.0f} {unit}{ratio}")
+    if label.startswith("baseline: "):
+        _baseline_names[value] = label.removeprefix("baseline: ")
+    elif base:
+        emit(
+            "offline_store", label, value, unit, baseline=base, baseline_name=_baseline_names.get(base, ""), higher=True
+        )
+
+
+#: The label of each baseline row printed so far, by its value (for the combined table of run_all.py).
+_baseline_names: dict[float, str] = {}
 
 
 # -- storing --------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ Rounds alternate between the rows, each with a freshly started engine and a
 warm-up, so a change of load on a shared machine hits every row alike; the last
 line gives flowengine's figures as a ratio of Node-RED's.
 
+``--rss-messages N`` (default 150,000) adds one more round per engine that relays N messages
+through a fresh process and reads its RSS afterwards.
+
 Node-RED is looked for in ``$NODE_RED``, ``bench/.node-red/node_modules/.bin/node-red``
 (``npm install --prefix bench/.node-red node-red``) and on ``PATH``.
 Prints figures only. Usage: ``.venv/bin/python bench/bench_relay.py [--messages N] [--rounds R]``
@@ -36,10 +39,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 import psutil  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from results import emit  # noqa: E402
 
 from flowengine.testing import Mosquitto, free_port  # noqa: E402
 
@@ -177,17 +182,17 @@ def flowengine_process(port: int, workdir: Path, fast_path: bool = True) -> Iter
     flows.mkdir()
     shutil.copy(FLOW, flows / FLOW.name)
     config = workdir / "device.toml"
-    config.write_text('[flows]\nenv = ["MQTT_PORT"]\n')  # the relay flow names its broker port as ${MQTT_PORT}
+    config.write_text('[flows]\nenv = ["MQTT_PORT"]\n')  # the flow's broker port: flows read only allowed variables
     cmd = [
         sys.executable,
         "-m",
         "flowengine",
         "run",
-        "--config",
-        str(config),
         "--no-default-flow",
         "--flows",
         str(flows),
+        "--config",
+        str(config),
     ]
     if os.environ.get("BENCH_PROFILE"):  # write a cProfile of the flowengine process to this file
         cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
@@ -279,7 +284,25 @@ def print_row(row: dict[str, Any], count: int) -> None:
     print(f"{row['name']:<16} {row['median']:>10,.0f} {row['best']:>10,.0f} {cpu}   {row['received']:,}/{count:,}")
 
 
-def main(count: int, rounds: int, engines: set[str]) -> None:
+def rss_round(engine: str, node_red: str | None, port: int, count: int, workdir: Path) -> float | None:
+    """RSS (MB) of a fresh engine process after it relayed ``count`` messages (None when it failed)."""
+    opened = (
+        flowengine_process(port, workdir) if engine == "flowengine" else node_red_process(node_red or "", port, workdir)
+    )
+    with opened as proc:
+        pub, sub = Publisher(port), Counter(port, OUT_TOPIC)
+        try:
+            if not wait_ready(pub, sub):
+                return None
+            for chunk in range(0, count, WARM_UP):
+                measure(pub, sub, min(WARM_UP, count - chunk))
+            return float(psutil.Process(proc.pid).memory_info().rss) / 1e6
+        finally:
+            pub.close()
+            sub.close()
+
+
+def main(count: int, rounds: int, engines: set[str], rss_messages: int = 0) -> None:
     print(f"relay flow {FLOW.name}: {count:,} QoS 1 messages x {rounds} rounds, engines alternating per round")
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     node_red = find_node_red()
@@ -309,6 +332,47 @@ def main(count: int, rounds: int, engines: set[str]) -> None:
     if "median" in fe and "median" in nr:
         print(f"flowengine / node-red: {fe['median'] / nr['median']:.2f} (median msg/s), "
               f"{fe['cpu'] / nr['cpu']:.2f} (CPU per message)")  # fmt: skip
+    rss = rss_rows(node_red, engines, rss_messages) if rss_messages else {}
+    report(fe, nr, rss, rss_messages)
+
+
+def rss_rows(node_red: str | None, engines: set[str], count: int) -> dict[str, float | None]:
+    found: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-relay-rss-") as tmp, Mosquitto(Path(tmp)) as broker:
+        os.environ["MQTT_PORT"] = str(broker.port)
+        for engine in ("flowengine", "node-red"):
+            if engine in engines and (engine == "flowengine" or node_red):
+                workdir = Path(tmp) / engine
+                workdir.mkdir()
+                found[engine] = rss_round(engine, node_red, broker.port, count, workdir)
+    for engine, value in found.items():
+        print(f"RSS after relaying {count:,} messages, {engine}: " + (f"{value:.1f} MB" if value else "failed"))
+    return found
+
+
+def report(fe: dict[str, Any], nr: dict[str, Any], rss: dict[str, float | None], count: int) -> None:
+    if "median" in fe:
+        emit(
+            "relay",
+            "relay msg/s (median)",
+            fe["median"],
+            "msg/s",
+            baseline=nr.get("median"),
+            higher=True,
+            baseline_name="Node-RED",
+        )
+        emit(
+            "relay",
+            "relay CPU per message",
+            fe["cpu"],
+            "us",
+            baseline=nr.get("cpu"),
+            target_ratio=0.7,
+            baseline_name="Node-RED",
+        )
+    if rss.get("flowengine"):
+        emit("relay", f"RSS after {count // 1000}k messages", rss["flowengine"], "MB",  # type: ignore[arg-type]
+             baseline=rss.get("node-red"), target_ratio=0.3, baseline_name="Node-RED")  # fmt: skip
 
 
 def _one_round(engine: str, node_red: str | None, port: int, count: int, workdir: Path) -> dict[str, Any]:
@@ -339,5 +403,6 @@ if __name__ == "__main__":
         default="broker,flowengine,flowengine-public,node-red",
         help="comma-separated rows: broker, flowengine, flowengine-public (paho's public API only), node-red",
     )
+    parser.add_argument("--rss-messages", type=int, default=150_000, help="messages before reading RSS (0: skip)")
     args = parser.parse_args()
-    main(args.messages, args.rounds, set(args.engines.split(",")))
+    main(args.messages, args.rounds, set(args.engines.split(",")), args.rss_messages)

@@ -33,6 +33,9 @@ from nodes.sources.obd.node import wanted_pids  # noqa: E402
 from nodes.sources.sim.ecu import SimulatedEcu  # noqa: E402
 from nodes.sources.sim.vehicle import STEP, Vehicle  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from results import emit  # noqa: E402
+
 
 def vehicle_steps_per_s(sim_seconds: float) -> float:
     vehicle = Vehicle()
@@ -123,6 +126,9 @@ def main() -> None:
     print(
         f"{'baseline: bare virtual-bus loop':<34}{baseline * 1000:>12.2f} ms      ratio cycle/baseline {cycle / baseline:.1f}"
     )
+    emit("sources", f"OBD poll cycle ({n_pids} PIDs + {n_dids} DIDs)", cycle * 1000, "ms", baseline=baseline * 1000,
+         baseline_name="bare virtual-bus loop")  # fmt: skip
+    emit("sources", "vehicle model", model, "steps/s", baseline=bare, baseline_name="point-mass Euler", higher=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ A platform client (paho, subscribed to the response topic) sends a refresh every
 20 ms from the moment the process is spawned until an answer arrives. The
 baseline, measured in the same run the same way, is a bare Python process that
 imports paho, connects and answers the same request: what any Python agent pays
-before doing its own work. Target: the agent answers within 1 s of launch.
+before doing its own work. Target: the agent answers within 0.3 s of launch (an answer of
+any kind counts: the request reached the agent and it answered).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from flowengine.testing import Mosquitto
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/results.py
+from results import emit
+
+TARGET_S = 0.3
 
 ECHO = """
 import json, sys, paho.mqtt.client as mqtt
@@ -95,7 +101,9 @@ def main() -> None:
     print(f"{'':32}{'median s':>10}{'worst s':>10}")
     print(f"{'flowengine run --simulate':32}{a:10.3f}{max(agent_times):10.3f}")
     print(f"{'bare paho responder':32}{e:10.3f}{max(echo_times):10.3f}")
-    print(f"agent / bare: {a / e:.2f}x   target: agent < 1 s -> {'met' if max(agent_times) < 1 else 'NOT met'}")
+    print(f"agent / bare: {a / e:.2f}x   target: median <= {TARGET_S} s -> {'met' if a <= TARGET_S else 'NOT met'}")
+    emit("startup", "launch to first answer (median)", a, "s", baseline=e, baseline_name="bare paho responder",
+         target=TARGET_S)  # fmt: skip
 
 
 if __name__ == "__main__":

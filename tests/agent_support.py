@@ -29,7 +29,7 @@ from flowengine.config import DeviceConfig
 from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
 from flowengine.testing import Mosquitto, wait_until
-from nodes.sources.base import SourceNode, in_thread
+from nodes.sources.base import SourceNode
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FLOW = REPO / "flows" / "default.json"
@@ -209,6 +209,18 @@ def well_formed(resp: dict[str, Any], token: str | None) -> str | None:
     return f"unexpected fields {sorted(extra)}" if extra else None
 
 
+def default_flow_reading_every(directory: Path, seconds: float) -> Path:
+    """A copy of the default flow whose sources read every ``seconds`` (the shipped flow reads every 10 s)."""
+    nodes = json.loads(DEFAULT_FLOW.read_text())
+    for node in nodes:
+        if node["type"].endswith(" source"):
+            node["interval"] = seconds
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / f"default-every-{seconds:g}s.json"
+    copy.write_text(json.dumps(nodes))
+    return copy
+
+
 class RunningAgent:
     """``flowengine run`` in-process: the real Agent on its own event loop thread."""
 
@@ -337,10 +349,11 @@ class HungSource(SourceNode):
 
     async def run_backend(self) -> None:
         self.publish({"hung.value": 1})
-        await in_thread(self.released.wait)
+        await self.device.call(self.released.wait)
 
     async def on_close(self) -> None:
         self.released.set()
+        await super().on_close()
 
 
 TEST_TYPES = {"test slow": "agent_support:SlowNode", "test hung source": "agent_support:HungSource"}

@@ -24,18 +24,20 @@ from flowengine.errors import DeviceIOError, StateError
 from flowengine.message import make_msg
 from flowengine.mqtt.offline import OfflineStats
 from flowengine.mqtt.subscriptions import MessageCallback, Received, Subscription
-from flowengine.node import Node, NodeConfig
+from flowengine.node import Node
 from flowengine.registry import NodeTypeRegistry
 from flowengine.services import StateListener
 from flowengine.testing import FlowHarness, wait_until
+from nodes.sources.base import SourceConfig
 
 ROOT = "v1/dev1"
 DEFAULT_FLOW = Path(__file__).resolve().parents[1] / "flows" / "default.json"
 
 
-class FakeIoSource(Node[NodeConfig]):
+class FakeIoSource(Node[SourceConfig]):
     """Stands in for the io source: drives nothing, records what it is asked, then reports the outputs."""
 
+    Config = SourceConfig  # the default flow's properties of the io source
     accepts_input = False
 
     def __init__(self, *args: Any) -> None:

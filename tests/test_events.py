@@ -254,6 +254,17 @@ def test_samples_may_come_in_lists_and_without_prefix(make: Any) -> None:
     assert (notice["type"], notice["level"], notice["value"]) == ("COLLISION", 5, 2.1)
 
 
+def test_a_block_of_samples_is_timed_by_the_samples_own_times(make: Any) -> None:
+    """A buffered IMU delivers a second of samples at once: the duration is counted on ``motion.t``."""
+    ev = make({"type": "flexapi motion detector", "event": "HARSH_BRAKING"}, HARSH_BRAKING={"duration": 0.3})
+    short = [{"motion.t": WALL + n / 10, "motion.ax": -0.8, "motion.ay": 0.0} for n in range(3)]
+    ev.samples([*short, {"motion.t": WALL + 0.3, "motion.ax": 0.0, "motion.ay": 0.0}])
+    assert ev.notices() == []  # 0.2 s over the threshold, though all arrived in one instant
+    ev.samples([{"motion.t": WALL + 1 + n / 10, "motion.ax": -0.8, "motion.ay": 0.0} for n in range(4)])
+    [notice] = ev.notices()
+    assert notice["type"] == "HARSH_BRAKING"
+
+
 def test_motion_detectors_want_samples_only_while_enabled(make: Any) -> None:
     on = make({"type": "flexapi motion detector", "event": "HARSH_BRAKING"}, HARSH_BRAKING={})
     assert on.h.node("det").samples_wanted() == 10.0  # type: ignore[attr-defined]

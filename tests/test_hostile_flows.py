@@ -31,7 +31,7 @@ PYTHON_RUNAWAYS = {
     "str_shared": "str([msg['row']] * payload)",
     "sort_shared": "sorted([msg['row']] * payload)",
     "compare_shared": "[msg['row']] * payload == [msg['row'][:-1] + [2]] * payload",
-    "max_shared": "max([msg['row']] * payload)",
+    "max_shared": "max([msg['row'] * 300] * payload)",  # 3,000 comparisons of 900,000 items
     "string_chain": "len(msg['s'] * payload * payload)",
     "nested_comprehension": "[[x * y for x in msg['big']] for y in msg['big']]",
     "sum_product": "sum(x * y for x in msg['big'] for y in msg['big'])",

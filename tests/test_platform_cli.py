@@ -30,8 +30,8 @@ PLAIN_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) 
 
 @pytest.fixture
 def ready(agent: RunningAgent, platform: Platform) -> Platform:
-    """The platform side, once the agent has gnss, obd and io values."""
-    wait_until(has_values(agent, "gnss", "obd", "io"), 10)
+    """The platform side, once the agent has gnss, obd, io and motion values."""
+    wait_until(has_values(agent, "gnss", "obd", "io", "motion"), 15)
     return platform
 
 
@@ -96,7 +96,9 @@ def test_two_quick_calls_on_one_topic_both_succeed(
     assert main(call(broker, "--token", "second", client_id, "motion/refresh")) == 0
     ready.wait("motion/refresh/resp", lambda answer: answer.get("client_token") == "second" and "result" in answer)
     answers = [(a["client_token"], a.get("error", "result")) for a in responses(ready.messages, "motion/refresh/resp")]
-    assert answers[-3:] == [("first", "result"), ("second", "device_busy"), ("second", "result")]
+    since_first = answers[answers.index(("first", "result")) + 1 :]
+    # inside the retry interval the second call earns device_busy and waits; on a slow machine it may not need to
+    assert since_first in ([("second", "device_busy"), ("second", "result")], [("second", "result")]), answers
 
 
 def test_call_refuses_what_cannot_work_before_sending(broker: Mosquitto, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_support import Platform, RunningAgent, device
+from agent_support import Platform, RunningAgent, default_flow_reading_every, device
 
 from flowengine.testing import Mosquitto, wait_until
 from nodes.sources.sim.vehicle import STEP, Vehicle, VehicleState
@@ -40,9 +40,11 @@ class Agents:
         self.sides: list[Platform] = []
 
     def start(self, scale: float = 1.0, flows: Path | None = None, **sources: Any) -> RunningAgent:
+        """An agent whose sources read every second, so the values show how the vehicle got there."""
         sources.setdefault("vehicle", {})["time_scale"] = scale
         config = device(self.broker, self.tmp_path / "state", self.client_id, sources=sources)
-        self.running.append(RunningAgent(config, [flows] if flows else []))
+        every_second = default_flow_reading_every(self.tmp_path / "flow", 1.0)
+        self.running.append(RunningAgent(config, [flows] if flows else [], default_flow=every_second))
         return self.running[-1]
 
     def platform(self) -> Platform:

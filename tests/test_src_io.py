@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from flowengine.config import DeviceConfig
 from flowengine.errors import DeviceIOError, FlowConfigError
 from flowengine.testing import FlowHarness, wait_until
+from nodes.sources.io import node as io_node
 from nodes.sources.io.board import IoBoard, output_changes, volts
 from nodes.sources.io.node import IoSource
 from nodes.sources.io.settings import IoSettings
@@ -185,7 +189,7 @@ def test_outputs_fail_loudly_once_the_node_closed() -> None:
 
 def test_missing_gpio_hardware_retries_without_crashing(caplog: pytest.LogCaptureFixture) -> None:
     h = FlowHarness(device=DeviceConfig(sources={"io": {"pin_factory": "no-such-factory"}}))
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):  # a first failure is info: the agent's start-up survey warns once for all
         h.deploy(
             [
                 {"id": "io", "type": "io source", "backend": "hardware", "wires": [["out"]]},
@@ -279,3 +283,32 @@ def test_simulated_harness_wires_ignition_supply_and_set_inputs() -> None:
         assert off["io.DI2"] == 0 and off["io.power_input"] < 13.0  # the battery without the alternator
     finally:
         h.close()
+
+
+def test_an_output_command_right_after_start_waits_for_the_board_to_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+    opening = io_node._open_board
+
+    def slow_open(*args: Any) -> IoBoard:
+        gate.wait(10)  # the board takes its time to open (on the device thread)
+        return opening(*args)
+
+    monkeypatch.setattr(io_node, "_open_board", slow_open)
+    with FlowHarness(device=DeviceConfig(simulate=True)) as h:
+        h.deploy([{"id": "io", "type": "io source", "wires": [["out"]]}, {"id": "out", "type": "helper", "wires": []}])
+        node = h.node("io")
+        command = asyncio.run_coroutine_threadsafe(node.apply_outputs({"io.DO2": 1}), h.loop)  # type: ignore[attr-defined]
+        assert node.board is None and not command.done()  # type: ignore[attr-defined]  # it cannot finish: the gate is shut
+        gate.set()
+        command.result(10)  # no "board is not open": it waited
+        assert node.board is not None  # type: ignore[attr-defined]
+
+
+def test_an_output_command_fails_at_once_when_the_board_did_not_open() -> None:
+    device = DeviceConfig(sources={"io": {"pin_factory": "no-such-factory"}})
+    with FlowHarness(device=device) as h:
+        h.deploy([{"id": "io", "type": "io source", "backend": "hardware", "wires": []}])
+        node = h.node("io")
+        wait_until(lambda: node.settled.is_set(), what="the first attempt")  # type: ignore[attr-defined]
+        with pytest.raises(DeviceIOError, match="not open"):
+            h.call(node.apply_outputs({"io.DO2": 1}), timeout=2)  # type: ignore[attr-defined]

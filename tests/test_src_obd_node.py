@@ -7,8 +7,9 @@ from typing import Any
 import can
 import pytest
 
+from flowengine.clock import FakeClock
 from flowengine.config import DeviceConfig
-from flowengine.testing import FlowHarness, run_source
+from flowengine.testing import FlowHarness, run_source, wait_until
 from nodes.flexapi.params import PARAMS, conforms
 from nodes.sources.obd.dids import DEFAULT_DIDS
 from nodes.sources.obd.pids import KEYS
@@ -165,3 +166,24 @@ def test_custom_did_table_is_served_and_read_under_simulation() -> None:
         payload = h.first_payload("out", valid)
     assert isinstance(payload["obd.s_w_angle"], float)
     assert payload["obd.brake"] is None  # not in the table any more
+
+
+@pytest.mark.parametrize("interval", [10.0, 2.5])
+def test_poll_cycles_follow_the_interval_on_the_clock(interval: float) -> None:
+    """Counted on the bus over three intervals: the ECU sees PID 0C (rpm) once per cycle, one cycle per interval."""
+    with FlowHarness(device=DeviceConfig(simulate=True), clock=FakeClock()) as h:
+        h.deploy(
+            [
+                {"id": "obd", "type": "obd source", "interval": interval, "wires": [["out"]]},
+                {"id": "out", "type": "helper"},
+            ]
+        )
+        h.first_payload("out", lambda p: p["obd.status"] == "Connected", timeout=10)  # the first cycle runs at once
+        h.taken("out")  # the connecting message before it
+        node = h.node("obd")
+        for _ in range(12):  # time moves in quarter intervals; each step waits for the bus work it caused
+            h.advance(interval / 4)
+            wait_until(lambda: node.device.pending == 0, 10, what="the cycle on the device thread")  # type: ignore[attr-defined]
+            h.settle()
+        assert len(h.taken("out")) == 3
+        assert node.ecu.requests[0x0C] == 4  # type: ignore[attr-defined]

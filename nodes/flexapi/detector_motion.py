@@ -76,13 +76,15 @@ class MotionDetectorNode(DetectorNode[MotionDetectorConfig]):
         if not self.enabled:
             return
         for sample in samples_of(msg.get("payload")):
-            self._sample(measure(self.config.event, sample))
+            self._sample(measure(self.config.event, sample), number(sample.get("motion.t")))
 
-    def _sample(self, g: float | None) -> None:
+    def _sample(self, g: float | None, taken_at: float | None) -> None:
+        """``taken_at``: the sample's own time; samples arrive in blocks (a buffered IMU wakes once a
+        second), so the time of arrival would squeeze a second of samples into an instant."""
         if g is None or g < self.rule.threshold:
             self.since, self.peak, self.fired = None, 0.0, False
             return
-        now = self.clock.now()
+        now = self.clock.time() if taken_at is None else taken_at
         if self.since is None:
             self.since = now
         self.peak = max(self.peak, g)

@@ -9,19 +9,20 @@ the rest of the device config, so a bad entry stops the agent before anything st
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import RootModel, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from flowengine.config import DeviceConfig
 from nodes.sources.io.settings import IoSettings
-from nodes.sources.sim.commands import Wiring
-from nodes.sources.sim.scenario import ScenarioError, load_scenario
+
+if TYPE_CHECKING:  # the simulator is imported only where one is used (a scenario, --simulate)
+    from nodes.sources.sim.commands import Wiring
 
 SECTION = "sources"
-#: Tables read by shared things rather than by one source node (the simulated vehicle).
-SHARED_SUBSECTIONS = frozenset({"vehicle"})
+#: Tables read by shared things rather than by one source node (the simulated vehicle, the driver log level).
+SHARED_SUBSECTIONS = frozenset({"vehicle", "drivers"})
 
 
 class SourcesSection(RootModel[dict[str, dict[str, Any]]]):
@@ -34,6 +35,8 @@ class SourcesSection(RootModel[dict[str, dict[str, Any]]]):
         vehicle = self.root.get("vehicle", {})
         if vehicle.get("scenario") is None:
             return self
+        from nodes.sources.sim.scenario import ScenarioError, load_scenario
+
         wiring = wiring_of(self.root.get("io", {}), track=vehicle.get("track") is not None)
         try:
             load_scenario(Path(str(vehicle["scenario"])), wiring)
@@ -51,6 +54,8 @@ def source_settings(device: DeviceConfig | None, name: str) -> dict[str, Any]:
 
 def wiring_of(io_table: dict[str, Any], *, track: bool = False) -> Wiring:
     """How the simulated harness meets the IO board ``[sources.io]`` describes (defaults if it is invalid)."""
+    from nodes.sources.sim.commands import Wiring
+
     try:
         io = IoSettings.model_validate(io_table)
     except ValidationError:

@@ -11,23 +11,22 @@ fake interface tree, read by the same code.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nodes.sources.base import SourceNode, in_thread
+from nodes.sources.base import SourceNode
 from nodes.sources.cellular.codec import SinrScale, modem_values
 from nodes.sources.cellular.netif import UP, NetPaths, read_interface
-from nodes.sources.cellular.port import ATPort
-from nodes.sources.cellular.session import ModemSession
-from nodes.sources.cellular.sim_modem import SimModem
-from nodes.sources.cellular.sim_net import SimNetwork
-from nodes.sources.sim.vehicle import shared_vehicle
+
+if TYPE_CHECKING:
+    from nodes.sources.cellular.port import ATPort
+    from nodes.sources.cellular.sim_modem import SimModem
+    from nodes.sources.cellular.sim_net import SimNetwork
 
 MODEM_PARAMS = ("active_sim", "imei", "imsi", "iccid", "phone_num", "signal_lvl", "reg_status", "operator",
                 "network", "lac", "cell_id", "rssi", "rsrp", "rsrq", "sinr", "submode")  # fmt: skip
@@ -79,35 +78,42 @@ class CellularSource(SourceNode):
     async def on_start(self) -> None:
         await super().on_start()  # validates the settings into self.hw; the backend task starts at our next await
         self.paths = NetPaths(self.hw.sys_net, self.hw.proc_net, self.hw.resolv_conf)
-        if self.simulated:
-            self._start_simulation()
 
-    def _start_simulation(self) -> None:
+    async def _start_simulation(self) -> None:
+        """A modem on a pty and a fake interface tree (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.cellular.sim_modem", "nodes.sources.cellular.sim_net")
+        from nodes.sources.cellular.sim_modem import SimModem
+        from nodes.sources.cellular.sim_net import SimNetwork
+
         self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-cellular-"))
-        vehicle = shared_vehicle(self.runtime)
-        self.sim_modem = SimModem(self.sim_dir / "ttyModem", vehicle.state).start()
-        self.sim_net = SimNetwork(self.sim_dir / "root", self.hw.interface).build()
+        self.sim_modem = await self.device.call(SimModem(self.sim_dir / "ttyModem", vehicle.state).start)
+        self.sim_net = await self.device.call(SimNetwork(self.sim_dir / "root", self.hw.interface).build)
         self.paths = self.sim_net.paths
 
     async def on_close(self) -> None:
+        await super().on_close()
         if self.sim_modem is not None:
-            await in_thread(self.sim_modem.stop)
+            self.sim_modem.stop()  # wakes its thread at once; no wait
         if self.sim_dir is not None:
             shutil.rmtree(self.sim_dir, ignore_errors=True)
 
     async def run_backend(self) -> None:
+        if self.simulated and self.sim_modem is None:
+            await self._start_simulation()
         url = str(self.sim_modem.link) if self.sim_modem else self.hw.port
-        port = await in_thread(ATPort, url, self.hw.baudrate, self.hw.at_timeout)
+        port = await self.device.call(_open_port, url, self.hw.baudrate, self.hw.at_timeout)
         try:
-            session = ModemSession(port, self.hw.queries())
-            await in_thread(session.setup)
+            session = await self.device.call(_session, port, self.hw.queries())
             while True:
-                answers = await in_thread(session.poll)
-                facts = await in_thread(self._read_interface)
+                answers, facts = await self.device.call(self._poll, session)
                 self.publish({**self._modem(answers), **self._network(facts)})
-                await asyncio.sleep(self.config.interval)  # type: ignore[attr-defined]
+                await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
         finally:
-            port.close()
+            self.device.submit(port.close)
+
+    def _poll(self, session: Any) -> tuple[dict[str, list[str] | None], dict[str, Any]]:
+        """One reading of the modem and the interface (on the device thread)."""
+        return session.poll(), self._read_interface()
 
     def _modem(self, answers: dict[str, list[str] | None]) -> dict[str, Any]:
         values = modem_values(answers, self.hw.sinr_scale)
@@ -131,3 +137,17 @@ class CellularSource(SourceNode):
         self._link_up = up
         facts.update(up_at=self.up_at, down_at=self.down_at, traffic_ts=now if facts["tx_bytes"] is not None else None)
         return {f"cellular1.{k}": facts[k] for k in CELL_PARAMS}
+
+
+def _open_port(url: str, baudrate: int, timeout: float) -> ATPort:
+    from nodes.sources.cellular.port import ATPort  # pyserial only when a modem is opened
+
+    return ATPort(url, baudrate, timeout)
+
+
+def _session(port: ATPort, queries: dict[str, Any]) -> Any:
+    from nodes.sources.cellular.session import ModemSession
+
+    session = ModemSession(port, queries)
+    session.setup()
+    return session

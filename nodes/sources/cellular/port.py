@@ -47,8 +47,8 @@ class ATPort:
 
     def _collect(self, cmd: str, deadline: float) -> list[str]:
         info: list[str] = []
-        while time.monotonic() < deadline:
-            for line in self._lines():
+        while (left := deadline - time.monotonic()) > 0:
+            for line in self._lines(left):
                 if line == "OK":
                     return info
                 if line.startswith(_FINAL_ERRORS):
@@ -57,7 +57,9 @@ class ATPort:
                     info.append(line)
         raise DeviceIOError(f"modem did not answer {cmd} within {self.timeout:g}s")
 
-    def _lines(self) -> list[str]:
+    def _lines(self, wait: float) -> list[str]:
+        """Complete lines that arrived; blocks up to ``wait`` for the first byte (no polling)."""
+        self.serial.timeout = wait
         self._pending += self.serial.read(max(1, self.serial.in_waiting))
         *complete, self._pending = self._pending.replace(b"\r", b"\n").split(b"\n")
         return [text for raw in complete if (text := raw.decode("ascii", "replace").strip())]

@@ -48,6 +48,7 @@ class SimModem:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()  # the serving thread blocks in select until a command or this
 
     def start(self) -> SimModem:
         self._open()
@@ -56,18 +57,29 @@ class SimModem:
         return self
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
+        self._wake()
         if self._thread is not None:
             self._thread.join(2)
         self.hangup()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def hangup(self) -> None:
         """The modem vanishes: both ends of the pty close (the driver sees I/O errors)."""
         with self._lock:
             fds, self._fds = self._fds, None
+        self._wake()
         for fd in fds or ():
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
 
     def restore(self) -> None:
         """The modem comes back (on a new pty behind the same :attr:`link`), echo on as after power-up."""
@@ -91,18 +103,19 @@ class SimModem:
         os.replace(temp, self.link)
         with self._lock:
             self._fds = (master, slave)
+        self._wake()
 
     def _serve(self) -> None:
+        """Block until a command arrives (or a wake-up: stop, hang-up, restore); no polling."""
         buffer = b""
         while not self._stop.is_set():
             master = self._fds[0] if self._fds else None
-            if master is None:
-                self._stop.wait(0.02)
-                buffer = b""
-                continue
             try:
-                ready, _, _ = select.select([master], [], [], 0.05)
-                data = os.read(master, 1024) if ready else b""
+                ready, _, _ = select.select([self._wake_r] + ([master] if master is not None else []), [], [])
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 64)
+                    buffer = b""
+                data = os.read(master, 1024) if master is not None and master in ready else b""
             except OSError:
                 continue
             buffer += data

@@ -10,20 +10,25 @@ pty and reads it back through the same code.
 
 from __future__ import annotations
 
-import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowengine.errors import DeviceIOError
-from nodes.sources.base import SourceNode, in_thread
+from nodes.sources.base import SourceNode
+from nodes.sources.device import Stream
 from nodes.sources.gnss.nmea import DEFAULT_SPEED_SIGMA_MPS, DEFAULT_UERE_M, KEYS, NmeaDecoder
-from nodes.sources.sim.gnss_device import SimulatedReceiver
-from nodes.sources.sim.vehicle import shared_vehicle
+
+if TYPE_CHECKING:
+    import serial
+
+    from nodes.sources.sim.gnss_device import SimulatedReceiver
 
 BAUD_RATES = (4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
-READ_TIMEOUT = 0.2
+#: Longest blocking read on the port: a receiver sends every second, so this only bounds how
+#: late silence is noticed (with ``silence_s``).
+READ_TIMEOUT = 1.0
+MAX_LINE = 4096
 FIX_NAMES = {0: "no fix", 1: "DR", 2: "2D", 3: "3D", 4: "GNSS+DR", 5: "time"}
 
 
@@ -48,7 +53,7 @@ class GnssSettings(BaseModel):
 
 
 class GnssSourceNode(SourceNode):
-    """Reads NMEA lines in a worker thread, decodes them on the loop, publishes every ``interval``."""
+    """Streams NMEA lines from the receiver on its device thread, decodes them on the loop, publishes every ``interval``."""
 
     prefixes: ClassVar[tuple[str, ...]] = ("gnss",)
     keys: ClassVar[tuple[str, ...]] = KEYS
@@ -61,41 +66,48 @@ class GnssSourceNode(SourceNode):
         )
         self.receiver: SimulatedReceiver | None = None
         self._reported_rejects = 0
+        self._run: object = None
         await super().on_start()
 
     async def run_backend(self) -> None:
         if self.simulated:
-            period = min(1.0, self.config.interval)  # type: ignore[attr-defined]
-            self.receiver = SimulatedReceiver(shared_vehicle(self.runtime), period).start()
+            self.receiver = await self._simulated_receiver()
         try:
             await self._read(self.receiver.port if self.receiver else self.hw.port)
         finally:
             if self.receiver is not None:
-                await in_thread(self.receiver.stop)
+                self.device.submit(self.receiver.stop)
+
+    async def _simulated_receiver(self) -> SimulatedReceiver:
+        """The receiver on a pty, writing one epoch a second (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.sim.gnss_device")
+        from nodes.sources.sim.gnss_device import SimulatedReceiver
+
+        period = min(1.0, self.config.interval)  # type: ignore[attr-defined]
+        return await self.device.call(lambda: SimulatedReceiver(vehicle, period).start())
 
     async def _read(self, url: str) -> None:
-        port = await in_thread(_open, url, self.hw.baudrate)
         self.decoder.latest.clear()
-        try:
-            await self._pump(port)
-        finally:
-            await in_thread(port.close)
+        run = self._run = object()
+        now = self.clock.now()
+        self._last_valid, self._next_publish = now, now
+        await self.device.stream(_pump, url, self.hw.baudrate, lambda lines: self._on_lines(run, lines))
 
-    async def _pump(self, port: serial.SerialBase) -> None:
-        interval = self.config.interval  # type: ignore[attr-defined]
-        last_valid = next_publish = time.monotonic()
-        while True:
-            lines = await in_thread(_read_lines, port)
-            now = time.monotonic()
-            if sum(self.decoder.feed(line) is not None for line in lines):
-                last_valid = now
-            if now - last_valid > self.hw.silence_s:
-                raise DeviceIOError(f"no valid NMEA on {port.port} for {self.hw.silence_s:g}s")
-            self._report_rejects()
-            if now >= next_publish and self.decoder.latest:
-                self.publish(self.decoder.values())
-                self._show()
-                next_publish = max(next_publish + interval, now)
+    def _on_lines(self, run: object, lines: list[bytes]) -> None:
+        """On the loop: decode what the port delivered, notice silence, publish when due."""
+        if run is not self._run or self.closed:
+            return
+        now = self.clock.now()
+        if sum(self.decoder.feed(line) is not None for line in lines):
+            self._last_valid = now
+        if now - self._last_valid > self.hw.silence_s:
+            self.fail(DeviceIOError(f"no valid NMEA for {self.hw.silence_s:g}s"))
+            return
+        self._report_rejects()
+        if now >= self._next_publish and self.decoder.latest:
+            self.publish(self.decoder.values())
+            self._show()
+            self._next_publish = max(self._next_publish + self.config.interval, now)  # type: ignore[attr-defined]
 
     def _report_rejects(self) -> None:
         stats = self.decoder.stats
@@ -111,24 +123,40 @@ class GnssSourceNode(SourceNode):
             text += f", {stats.rejected} bad line(s)"
         self.status("green" if values["gnss.fix"] in (2, 3, 4) else "yellow", "dot", text)
 
-    async def on_close(self) -> None:
-        if getattr(self, "receiver", None) is not None:
-            await in_thread(self.receiver.stop)  # type: ignore[union-attr]
+
+def _pump(stream: Stream, url: str, baudrate: int, deliver: Any) -> None:
+    """On the device thread: open the port, hand over complete lines until stopped or the port fails.
+
+    Reads whatever arrived (not byte by byte); an empty hand-over after a silent
+    ``READ_TIMEOUT`` lets the loop notice a receiver that stopped talking.
+    """
+    port = _open(url, baudrate)
+    stream.on_stop(port.cancel_read)
+    pending = b""
+    try:
+        while not stream.stopping:
+            pending += _read_some(port)
+            *lines, pending = pending.split(b"\n")
+            pending = pending[-MAX_LINE:]
+            stream.deliver(deliver, [line + b"\n" for line in lines if line.strip()])
+    finally:
+        port.close()
 
 
 def _open(url: str, baudrate: int) -> serial.SerialBase:
+    import serial  # pyserial only when a port is opened
+
     try:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=READ_TIMEOUT)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise DeviceIOError(f"cannot open GNSS port {url}: {exc}") from exc
 
 
-def _read_lines(port: serial.SerialBase) -> list[bytes]:
-    """Whatever complete lines arrive within one read timeout (blocking; runs in a thread)."""
+def _read_some(port: serial.SerialBase) -> bytes:
+    """What the port has now, or the first bytes to arrive within the read timeout (blocking)."""
+    import serial
+
     try:
-        lines = [port.readline()]
-        while port.in_waiting:
-            lines.append(port.readline())
+        return bytes(port.read(max(1, port.in_waiting)))
     except (serial.SerialException, OSError) as exc:
         raise DeviceIOError(f"GNSS port {port.port} failed: {exc}") from exc
-    return [line for line in lines if line]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any
@@ -25,9 +26,19 @@ OutputKey = tuple[int, str]
 
 
 def load_pin_factory(name: str | None) -> Any:
-    """The named gpiozero pin factory, or gpiozero's own choice (raises on hosts without GPIO)."""
+    """The named gpiozero pin factory, or gpiozero's own choice.
+
+    On a host without GPIO gpiozero warns once per factory it tries, then gives up:
+    those warnings become the reasons of one DeviceIOError instead of being printed raw.
+    """
     if name is None:
-        return Device._default_pin_factory()
+        with warnings.catch_warnings(record=True) as tried:
+            warnings.simplefilter("always")
+            try:
+                return Device._default_pin_factory()
+            except Exception as exc:
+                reasons = "; ".join(str(w.message) for w in tried) or str(exc)
+                raise DeviceIOError(f"no GPIO on this machine ({reasons})") from exc
     found = [ep for ep in entry_points(group="gpiozero_pin_factories") if ep.name == name]
     if not found:
         raise DeviceIOError(f"no gpiozero pin factory named {name!r}")

@@ -12,15 +12,19 @@ vehicle's ignition, AI1 and the supply its battery voltage.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowengine.errors import DeviceIOError
-from nodes.sources.base import SourceNode, in_thread
-from nodes.sources.io.board import IoBoard, OutputKey, load_pin_factory, output_changes
+from nodes.sources.base import SourceNode
 from nodes.sources.io.settings import MAX_AI, MAX_DI, MAX_DO, IoSettings
-from nodes.sources.io.sim_board import SimIoHardware
-from nodes.sources.sim.vehicle import Vehicle, shared_vehicle
+
+if TYPE_CHECKING:
+    from nodes.sources.io.board import IoBoard, OutputKey
+    from nodes.sources.io.sim_board import SimIoHardware
+    from nodes.sources.sim.vehicle import Vehicle
+
+#: Seconds an output command waits for a board that is still opening (after that: device_error).
+OPEN_WAIT_S = 10.0
 
 PARAMS = (
     *(p for n in range(1, MAX_DI + 1) for p in (f"DI{n}", f"DI{n}_pullup")),
@@ -48,23 +52,23 @@ class IoSource(SourceNode):
         await super().on_start()
         for n, out in enumerate(self.hw.do, 1):
             self.commanded[(n, "value")], self.commanded[(n, "pullup")] = out.initial, out.initial_pullup
-        if self.simulated:
-            self.sim = SimIoHardware(self.hw)
-            self.factory = self.sim.factory
-            self.vehicle = shared_vehicle(self.runtime)
 
     async def run_backend(self) -> None:
+        if self.simulated and self.sim is None:
+            self.vehicle = await self.simulator("nodes.sources.io.sim_board")
+            self.sim = await self.device.call(_simulated_board, self.hw)
+            self.factory = self.sim.factory
         if self.factory is None:
-            self.factory = await in_thread(load_pin_factory, self.hw.pin_factory)
-        board = await in_thread(IoBoard, self.hw, self.factory, dict(self.commanded))
+            self.factory = await self.device.call(_pin_factory, self.hw.pin_factory)
+        board = await self.device.call(_open_board, self.hw, self.factory, dict(self.commanded))
         self.board = board
         try:
             while True:
-                self.publish(await in_thread(self._read, board))
-                await asyncio.sleep(self.config.interval)  # type: ignore[attr-defined]
+                self.publish(await self.device.call(self._read, board))
+                await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
         finally:
             self.board = None
-            board.close()
+            self.device.submit(board.close)
 
     def _read(self, board: IoBoard) -> dict[str, Any]:
         if self.sim is not None and self.vehicle is not None:
@@ -75,12 +79,35 @@ class IoSource(SourceNode):
         """Drive the given outputs (only those keys change), then publish fresh values.
 
         Raises ValueError for keys that are not outputs, DeviceIOError when the
-        board is absent or fails.
+        board is absent or fails. Right after start, while the board is still opening,
+        it waits for it (at most ``OPEN_WAIT_S``).
         """
+        from nodes.sources.io.board import output_changes
+
         changes = output_changes(values)
+        if self.board is None:  # still opening right after start: wait for it rather than refuse
+            await self.until_settled(OPEN_WAIT_S)
         board = self.board
         if board is None:
             raise DeviceIOError("io outputs unavailable: the IO board is not open")
-        await in_thread(board.apply, changes)
+        await self.device.call(board.apply, changes)
         self.commanded.update(changes)
-        self.publish(await in_thread(self._read, board))
+        self.publish(await self.device.call(self._read, board))
+
+
+def _simulated_board(settings: IoSettings) -> SimIoHardware:
+    from nodes.sources.io.sim_board import SimIoHardware
+
+    return SimIoHardware(settings)
+
+
+def _pin_factory(name: str | None) -> Any:
+    from nodes.sources.io.board import load_pin_factory  # gpiozero only when the board is opened
+
+    return load_pin_factory(name)
+
+
+def _open_board(settings: IoSettings, factory: Any, outputs: dict[OutputKey, int]) -> IoBoard:
+    from nodes.sources.io.board import IoBoard
+
+    return IoBoard(settings, factory, outputs)

@@ -2,12 +2,14 @@
 
 A channel value is ``(in_<type>_<axis>_raw + offset) * scale`` with the per-axis scale or
 offset file when present, else the shared one. IIO reports m/s² and rad/s; we convert to
-g and deg/s. Blocking file reads: the node calls these from a worker thread.
+g and deg/s. Blocking file reads: the motion reader calls these on its device thread.
+A :class:`Channel` reads scale and offset once, so a reading is three small reads.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from flowengine.errors import DeviceIOError
@@ -46,6 +48,36 @@ def read_accel_g(device: Path) -> tuple[float, float, float]:
 def read_gyro_dps(device: Path) -> tuple[float, float, float]:
     x, y, z = read_vector(device, "anglvel")
     return math.degrees(x), math.degrees(y), math.degrees(z)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One vector channel of a device (``accel`` or ``anglvel``), its scale and offset read once."""
+
+    device: Path
+    kind: str
+    scales: tuple[float, float, float]
+    offsets: tuple[float, float, float]
+
+    @classmethod
+    def open(cls, device: Path, kind: str) -> Channel:
+        scales = tuple(_optional(device, f"in_{kind}_{a}_scale", f"in_{kind}_scale", 1.0) for a in AXES)
+        offsets = tuple(_optional(device, f"in_{kind}_{a}_offset", f"in_{kind}_offset", 0.0) for a in AXES)
+        return cls(device, kind, scales, offsets)  # type: ignore[arg-type]
+
+    def read_raw(self) -> tuple[int, int, int]:
+        x, y, z = (int(float(_read_text(self.device / f"in_{self.kind}_{a}_raw"))) for a in AXES)
+        return x, y, z
+
+    def convert(self, raw: tuple[int, int, int]) -> tuple[float, float, float]:
+        """Raw counts -> g (accelerometer) or deg/s (gyroscope)."""
+        x, y, z = ((r + o) * s for r, o, s in zip(raw, self.offsets, self.scales, strict=True))
+        if self.kind == "accel":
+            return x / G, y / G, z / G
+        return math.degrees(x), math.degrees(y), math.degrees(z)
+
+    def read(self) -> tuple[float, float, float]:
+        return self.convert(self.read_raw())
 
 
 def _scaled(device: Path, channel: str, axis: str) -> float:

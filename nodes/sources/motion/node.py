@@ -1,30 +1,39 @@
-"""``motion source``: IIO accelerometer and gyroscope into ``motion.*`` (Appendix A.2).
+"""``motion source``: IIO accelerometer and gyroscope into ``motion.*`` (Appendix A.2), and samples.
 
-Settings (``[sources.motion]``): ``iio_root`` (``/sys/bus/iio/devices``), ``accel_name``
-and ``gyro_name`` (IIO device names; empty: the first device with the channel), ``yaw``
+Settings (``[sources.motion]``): ``iio_root`` (``/sys/bus/iio/devices``), ``dev_root``
+(``/dev``, where the buffered interface's ``iio:deviceN`` nodes are), ``accel_name`` and
+``gyro_name`` (IIO device names; empty: the first device with the channel), ``yaw``
 (``gyro``: the integrated z gyroscope, or the GNSS heading when no gyroscope is found;
 ``heading``: always the GNSS heading). Values in g and deg/s; roll and pitch from
 gravity (see :mod:`.attitude`). The GNSS heading arrives on its input: wire the GNSS
 source (or anything sending ``gnss.heading``) into it, as the default flow does.
-Simulated: a fake sysfs tree written by the vehicle model.
+Simulated: a fake IIO tree with the buffered interface, written from the vehicle model.
+
+Output 1 sends the ``motion.*`` values every ``interval``. Output 2 ("samples") sends
+accelerometer and gyroscope samples at ``sample_rate`` Hz, one message each, but only
+while a running node wired to it says it wants them: a node that has a method
+``samples_wanted(self) -> float`` (samples per second, 0 for none) is asked at start,
+after every deploy and at every reading. The sensor is read only as fast as that, and
+yaw needs (:mod:`.reader`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowengine.errors import DeviceIOError
-from flowengine.message import Msg
-from nodes.sources.base import SourceNode, in_thread
-from nodes.sources.motion.attitude import integrate_yaw, roll_pitch
-from nodes.sources.motion.iio import find_device, read_accel_g, read_gyro_dps
-from nodes.sources.sim.iio_device import SimulatedImu
-from nodes.sources.sim.vehicle import shared_vehicle
+from flowengine.message import Msg, make_msg
+from flowengine.node import NodeConfig
+from nodes.sources.base import SourceConfig, SourceNode
+from nodes.sources.motion.attitude import roll_pitch
+from nodes.sources.motion.iio import find_device
+from nodes.sources.motion.reader import MotionReader, Reading, Sample
+
+if TYPE_CHECKING:
+    from nodes.sources.sim.iio_device import SimulatedImu
 
 KEYS = (
     "motion.ax",
@@ -43,6 +52,7 @@ class MotionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     iio_root: Path = Path("/sys/bus/iio/devices")
+    dev_root: Path = Field(default=Path("/dev"), description="where the IIO device nodes of the buffered interface are")
     accel_name: str = ""
     gyro_name: str = ""
     yaw: Literal["gyro", "heading"] = Field(
@@ -50,12 +60,24 @@ class MotionSettings(BaseModel):
     )
 
 
+class MotionConfig(SourceConfig):
+    sample_rate: float = Field(
+        default=10.0,
+        gt=0,
+        le=200,
+        description="most samples per second on output 2, sent only while a node wired to it wants samples",
+    )
+
+
 class MotionSourceNode(SourceNode):
-    """Reads both sensors every ``interval``; a vanished device turns every value invalid.
+    """Reads both sensors as fast as its consumers need; values every ``interval``, samples on demand.
 
     Input: messages whose ``payload`` holds ``gnss.heading`` (the yaw without a gyroscope).
+    Output 2: ``{"motion.t", "motion.ax" .. "motion.gz"}`` samples for nodes with ``samples_wanted()``.
     """
 
+    Config: ClassVar[type[NodeConfig]] = MotionConfig
+    outputs = 2
     accepts_input = True
 
     prefixes: ClassVar[tuple[str, ...]] = ("motion",)
@@ -64,7 +86,7 @@ class MotionSourceNode(SourceNode):
 
     async def on_start(self) -> None:
         self.imu: SimulatedImu | None = None
-        self.yaw = 0.0
+        self.reader: MotionReader | None = None
         self.heading: float | None = None
         await super().on_start()
 
@@ -74,44 +96,78 @@ class MotionSourceNode(SourceNode):
         if isinstance(heading, (int, float)) and not isinstance(heading, bool):
             self.heading = float(heading)
 
+    def on_deployed(self, started: set[str]) -> None:
+        self.update_demand()
+
+    def sample_demand(self) -> float:
+        """Samples per second the nodes wired to output 2 want (capped at ``sample_rate``), 0 for none."""
+        wanted = 0.0
+        for target in self.runtime.targets(self, 1):
+            ask = getattr(target, "samples_wanted", None)
+            if callable(ask) and not target.closed:
+                try:
+                    wanted = max(wanted, float(ask()))
+                except Exception as exc:  # a consumer's bug must not stop the readings
+                    self.log.debug("samples_wanted of %s failed: %s", target.id, exc)
+        return min(self.config.sample_rate, wanted) if wanted > 0 else 0.0  # type: ignore[attr-defined]
+
+    def update_demand(self) -> None:
+        if self.reader is not None:
+            self.reader.want_samples(self.sample_demand())
+
     async def run_backend(self) -> None:
-        root = self.hw.iio_root
-        if self.simulated and self.imu is None:
-            period = min(0.1, self.config.interval)  # type: ignore[attr-defined]
-            vehicle = shared_vehicle(self.runtime)  # on the loop: one vehicle per runtime
-            self.imu = await in_thread(lambda: SimulatedImu(vehicle, period).start())
-        if self.imu is not None:
-            root = self.imu.root
-        accel = await in_thread(find_device, root, "accel", self.hw.accel_name)
-        gyro = await in_thread(_find_gyro, root, self.hw.gyro_name)
+        root, dev_root, refresh = self.hw.iio_root, self.hw.dev_root, None
+        if self.simulated:
+            if self.imu is None:
+                self.imu = await self._simulated_imu()
+            root, dev_root, refresh = self.imu.root, self.imu.dev_root, self.imu.refresh
+        accel = await self.device.call(find_device, root, "accel", self.hw.accel_name)
+        gyro = await self.device.call(_find_gyro, root, self.hw.gyro_name)
         yaw_from = "gyroscope" if gyro is not None and self.hw.yaw == "gyro" else "GNSS heading"
+        interval: float = self.config.interval  # type: ignore[attr-defined]
+        reader = await self.device.call(
+            lambda: MotionReader(
+                accel, gyro, dev_root, yaw_from_gyro=yaw_from == "gyroscope", interval=interval, refresh=refresh
+            )
+        )
         self.log.info(
             "accelerometer %s, gyroscope %s, yaw from %s", accel.name, gyro.name if gyro else "none", yaw_from
         )
-        await self._poll(accel, gyro)
+        self.reader = reader
+        reader.want_samples(self.sample_demand())
+        try:
+            await self.device.stream(reader.run, self._on_reading, self._on_samples)
+        finally:
+            self.reader = None
 
-    async def _poll(self, accel: Path, gyro: Path | None) -> None:
-        interval = self.config.interval  # type: ignore[attr-defined]
-        last = time.monotonic()
-        while True:
-            (ax, ay, az), rates = await in_thread(_read_both, accel, gyro)
-            now = time.monotonic()
-            if rates is not None and self.hw.yaw == "gyro":
-                self.yaw = integrate_yaw(self.yaw, rates[2], now - last)
-                yaw: float | None = self.yaw
-            else:
-                yaw = self.gnss_heading()
-            last = now
-            self.publish(_values((ax, ay, az), rates, yaw))
-            await asyncio.sleep(interval)
+    async def _simulated_imu(self) -> SimulatedImu:
+        """The simulated IMU (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.sim.iio_device")
+        from nodes.sources.sim.iio_device import SimulatedImu
+
+        return await self.device.call(lambda: SimulatedImu(vehicle, raw_on_timer=False).start())
+
+    def _on_reading(self, reading: Reading) -> None:
+        if self.closed or self.reader is None:
+            return
+        yaw = reading.yaw if reading.yaw is not None else self.gnss_heading()
+        self.publish(_values(reading.accel, reading.rates, yaw))
+        self.status("green", "dot", self.reader.mode)
+        self.update_demand()
+
+    def _on_samples(self, samples: list[Sample]) -> None:
+        if self.closed or self.reader is None:
+            return
+        self.send([None, [make_msg(_sample(s), topic="motion/samples") for s in samples]])
 
     def gnss_heading(self) -> float | None:
         """The latest GNSS heading that arrived on the input (None before the first)."""
         return self.heading
 
     async def on_close(self) -> None:
+        await super().on_close()
         if self.imu is not None:
-            await in_thread(self.imu.stop)
+            self.imu.stop()
 
 
 Vector = tuple[float, float, float]
@@ -125,8 +181,11 @@ def _find_gyro(root: Path, name: str) -> Path | None:
         return None
 
 
-def _read_both(accel: Path, gyro: Path | None) -> tuple[Vector, Vector | None]:
-    return read_accel_g(accel), read_gyro_dps(gyro) if gyro is not None else None
+def _sample(sample: Sample) -> dict[str, Any]:
+    rates = sample.rates or (None, None, None)
+    numbers = (*sample.accel, *rates)
+    values = {k: None if v is None else round(v, 4) for k, v in zip(KEYS[:6], numbers, strict=True)}
+    return {"motion.t": round(sample.t, 3), **values}
 
 
 def _values(accel: Vector, rates: Vector | None, yaw: float | None) -> dict[str, Any]:

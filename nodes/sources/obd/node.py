@@ -19,25 +19,29 @@ again until the next connection. Derived values (only where no PID or DID gave o
 ``obd.f_rate`` from MAF when PID 5E is missing; ``obd.f_econ`` = speed / fuel rate;
 ``obd.t_dist`` integrates PID 0D speed since the engine started (PID 1F resets).
 Simulated: an ECU on python-can's ``virtual`` bus, driven by the vehicle model.
+
+A poll cycle (every PID, then every DID, the VIN while unknown, and the stored trouble
+codes when PID 01's count changed or every 30 s) is one call on the node's device thread; between cycles the bus is not touched, so the ``interval`` (10 s
+by default) is the whole cost of the source.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowengine.errors import DeviceIOError
 from flowengine.message import make_msg
-from nodes.sources.base import SourceNode, in_thread
-from nodes.sources.obd.client import ObdClient
+from nodes.sources.base import SourceNode
 from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec, check_key, decode_did
 from nodes.sources.obd.dtcs import describe
 from nodes.sources.obd.pids import KEYS, MODE01, decode, fuel_rate_from_maf
-from nodes.sources.sim.ecu import SimulatedEcu
-from nodes.sources.sim.vehicle import shared_vehicle
+
+if TYPE_CHECKING:
+    from nodes.sources.obd.client import Cycle, ObdClient
+    from nodes.sources.sim.ecu import SimulatedEcu
 
 VIN_RETRY_S = 30.0
 DTC_REFRESH_S = 30.0
@@ -126,15 +130,12 @@ class ObdSourceNode(SourceNode):
     async def run_backend(self) -> None:
         hw = self.hw
         interface, channel = hw.interface, hw.channel
+        ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
         if self.simulated:
             interface, channel = "virtual", f"flowengine-obd-{id(self.runtime):x}-{self.id}"
-            ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
-            vehicle = shared_vehicle(self.runtime)  # on the loop: one vehicle per runtime
-            self.ecu = await in_thread(lambda: SimulatedEcu(vehicle, channel, dids=hw.dids, **ids).start())
-        ids = {"request_id": hw.request_id, "ecu_id": hw.ecu_id, "physical_id": hw.physical_id}
-        client = await in_thread(
-            lambda: ObdClient.open(interface, channel, hw.bitrate, timeout=hw.timeout_s, gap=hw.gap_s, **ids)
-        )
+            self.ecu = await self._simulated_ecu(channel, ids)
+        options = {"timeout": hw.timeout_s, "gap": hw.gap_s, **ids}
+        client = await self.device.call(_open_client, interface, channel, hw.bitrate, options)
         try:
             self.publish_invalid("Connecting")
             await self._session(client)
@@ -143,75 +144,76 @@ class ObdSourceNode(SourceNode):
                 self.publish_invalid()
             raise
         finally:
-            await in_thread(client.close)
+            self.device.submit(client.close)
             if self.ecu is not None:
-                await in_thread(self.ecu.stop)
+                self.device.submit(self.ecu.stop)
                 self.ecu = None
 
+    async def _simulated_ecu(self, channel: str, ids: dict[str, int]) -> SimulatedEcu:
+        """The ECU on a virtual bus (the simulator is imported only here)."""
+        vehicle, dids = await self.simulator("nodes.sources.sim.ecu"), self.hw.dids
+        from nodes.sources.sim.ecu import SimulatedEcu
+
+        return await self.device.call(
+            lambda: SimulatedEcu(
+                vehicle,
+                channel,
+                dids=dids,
+                request_id=ids["request_id"],
+                ecu_id=ids["ecu_id"],
+                physical_id=ids["physical_id"],
+            ).start()
+        )
+
     async def _session(self, client: ObdClient) -> None:
-        pids = wanted_pids(await in_thread(client.discover), self.hw.monitors)
+        pids = wanted_pids(await self.device.call(client.discover), self.hw.monitors)
         self.log.info("ECU 0x%03X supports %d decodable PID(s)", self.hw.ecu_id, len(pids))
         dids: dict[str, DidSpec] = dict(self.hw.dids)  # absent DIDs leave for this connection
         interval = self.config.interval  # type: ignore[attr-defined]
-        misses, vin_at, last = 0, 0.0, None
+        misses, vin_at, last = 0, -VIN_RETRY_S, None
         while True:
-            started = time.monotonic()
-            if self.vin is None and started - vin_at >= VIN_RETRY_S:
-                self.vin, vin_at = await in_thread(client.read_vin), started
-            raw = await self._poll(client, pids)
-            from_dids = await self._poll_dids(client, dids) if raw else {}
-            if raw:
-                await self._trouble_codes(client, raw.get(0x01))
-            misses = 0 if raw else misses + 1
+            started = self.clock.now()
+            read_vin = self.vin is None and started - vin_at >= VIN_RETRY_S
+            vin_at = started if read_vin else vin_at
+            asked = [spec.did for spec in dids.values()]
+            codes_due = self._codes_due(started)
+            cycle = await self.device.call(client.poll, pids, asked, self.hw.max_misses, read_vin, codes_due)
+            self.vin = self.vin or cycle.vin
+            from_dids = self._did_values(cycle, dids)
+            self._trouble_codes(cycle, started)
+            misses = 0 if cycle.pids else misses + 1
             if misses >= self.hw.max_misses:
                 raise DeviceIOError(f"ECU 0x{self.hw.ecu_id:03X} stopped answering")
-            if raw:
-                self.publish(self._values(raw, from_dids, started - last if last else 0.0))
-                text = f"{len(raw)}/{len(pids)} PIDs, {len(from_dids)}/{len(dids)} DIDs"
+            if cycle.pids:
+                self.publish(self._values(cycle.pids, from_dids, started - last if last is not None else 0.0))
+                text = f"{len(cycle.pids)}/{len(pids)} PIDs, {len(from_dids)}/{len(dids)} DIDs"
                 self.status("green", "dot", text + (f", VIN {self.vin}" if self.vin else ""))
                 last = started
-            await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
+            await self.clock.sleep(max(0.0, started + interval - self.clock.now()))
 
-    async def _poll(self, client: ObdClient, pids: list[int]) -> dict[int, bytes]:
-        """One request outstanding at a time; PIDs that time out are left out of this cycle.
+    def _codes_due(self, now: float) -> Callable[[bytes | None], bool]:
+        """Whether a cycle reads Mode 03, given its PID 01 reply: when the code count changed, or now and then."""
+        known, (last_count, read_at) = self.codes is not None, self._codes_read
 
-        ``max_misses`` timeouts in a row end the cycle early, so a silent bus costs a few
-        request timeouts rather than one per PID.
-        """
-        replies, silent_run = {}, 0
-        for pid in pids:
-            data = await in_thread(client.request, pid)
-            if data is None:
-                silent_run += 1
-                if silent_run >= self.hw.max_misses:
-                    break
-                continue
-            replies[pid], silent_run = data, 0
-        return replies
+        def due(status: bytes | None) -> bool:
+            return not known or _code_count(status) != last_count or now - read_at >= DTC_REFRESH_S
 
-    async def _trouble_codes(self, client: ObdClient, status: bytes | None) -> None:
-        """Read Mode 03 when PID 01's code count changed (or now and then); send the codes when they changed."""
-        count = status[0] & 0x7F if status else None
-        last_count, read_at = self._codes_read
-        if self.codes is not None and count == last_count and time.monotonic() - read_at < DTC_REFRESH_S:
+        return due
+
+    def _trouble_codes(self, cycle: Cycle, now: float) -> None:
+        """Send the stored codes when they changed (``obd/dtc`` on output 1)."""
+        if cycle.dtcs is None:
             return
-        codes = await in_thread(client.read_dtcs)
-        if codes is None:
-            return
-        self._codes_read = (count, time.monotonic())
-        if codes != self.codes:
-            self.codes = codes
-            self.send(make_msg({"codes": codes, "desc": describe(codes)}, topic=DTC_TOPIC), port=1)
+        self._codes_read = (_code_count(cycle.pids.get(0x01)), now)
+        if cycle.dtcs != self.codes:
+            self.codes = cycle.dtcs
+            self.send(make_msg({"codes": cycle.dtcs, "desc": describe(cycle.dtcs)}, topic=DTC_TOPIC), port=1)
 
-    async def _poll_dids(self, client: ObdClient, dids: dict[str, DidSpec]) -> dict[str, Any]:
-        """Read each DID once; an unknown DID is dropped from ``dids``, a refused or bad one skipped this cycle."""
+    def _did_values(self, cycle: Cycle, dids: dict[str, DidSpec]) -> dict[str, Any]:
+        """Decoded DIDs; an unknown DID is dropped from ``dids``, a refused or bad one skipped this cycle."""
         values: dict[str, Any] = {}
-        silent_run = 0
         for key, spec in list(dids.items()):
-            reply = await in_thread(client.read_did, spec.did)
-            silent_run = silent_run + 1 if reply is None else 0
-            if silent_run >= self.hw.max_misses:
-                break
+            reply = cycle.dids.get(spec.did)
             if reply is None or reply.data is None:
                 if reply is not None and reply.absent:
                     del dids[key]
@@ -257,8 +259,15 @@ class ObdSourceNode(SourceNode):
         return round(self.trip_km, 3)
 
     async def on_close(self) -> None:
+        await super().on_close()
         if self.ecu is not None:
-            await in_thread(self.ecu.stop)
+            self.ecu.stop()
+
+
+def _open_client(interface: str, channel: str, bitrate: int, options: dict[str, Any]) -> ObdClient:
+    from nodes.sources.obd.client import ObdClient  # python-can and can-isotp only when a bus is opened
+
+    return ObdClient.open(interface, channel, bitrate, **options)
 
 
 def fuel_economy(speed_kmh: int | None, rate_lph: float | None) -> float | None:
@@ -268,3 +277,8 @@ def fuel_economy(speed_kmh: int | None, rate_lph: float | None) -> float | None:
     if rate_lph <= 0:
         return MAX_ECON if speed_kmh > 0 else None
     return round(min(MAX_ECON, speed_kmh / rate_lph), 2)
+
+
+def _code_count(status: bytes | None) -> int | None:
+    """The number of stored codes PID 01 reports (its first byte without the MIL bit)."""
+    return status[0] & 0x7F if status else None

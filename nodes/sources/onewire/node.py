@@ -8,18 +8,18 @@ codes). Simulated: :class:`~nodes.sources.onewire.sim_bus.SimW1Bus` in a temp di
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from nodes.sources.base import SourceNode, in_thread
+from nodes.sources.base import SourceNode
 from nodes.sources.onewire.bus import MAX_DEVICES, BusReading, bus_values, read_bus
-from nodes.sources.onewire.sim_bus import DEFAULT_NAMES, SimW1Bus
-from nodes.sources.sim.vehicle import shared_vehicle
+
+if TYPE_CHECKING:
+    from nodes.sources.onewire.sim_bus import SimW1Bus
 
 Family = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{2}$", to_lower=True)]
 
@@ -52,23 +52,32 @@ class OneWireSource(SourceNode):
         await super().on_start()
         self.devices: Path = self.hw.devices_dir
         self.names: dict[str, str] = dict(self.hw.names)
-        if self.simulated:
-            self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-w1-"))
-            self.sim_bus = SimW1Bus(self.sim_dir, shared_vehicle(self.runtime).state).build()
-            self.devices = self.sim_bus.devices
-            self.names = self.names or dict(DEFAULT_NAMES)
 
     async def on_close(self) -> None:
+        await super().on_close()
         if self.sim_dir is not None:
             shutil.rmtree(self.sim_dir, ignore_errors=True)
 
     async def run_backend(self) -> None:
         families = frozenset(self.hw.rom_families)
+        if self.simulated and self.sim_bus is None:
+            await self._simulate()
         while True:
-            reading = await in_thread(self._read, families)
+            reading = await self.device.call(self._read, families)
             self._log_sensor_problems(reading)
             self.publish(bus_values(reading, self.names))
-            await asyncio.sleep(self.config.interval)  # type: ignore[attr-defined]
+            await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
+
+    async def _simulate(self) -> None:
+        """The simulated bus in a temp dir (the simulator is imported only here)."""
+        vehicle = await self.simulator("nodes.sources.onewire.sim_bus")
+        from nodes.sources.onewire.sim_bus import DEFAULT_NAMES, SimW1Bus
+
+        self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-w1-"))
+        bus = SimW1Bus(self.sim_dir, vehicle.state)
+        self.sim_bus = await self.device.call(bus.build)
+        self.devices = bus.devices
+        self.names = self.names or dict(DEFAULT_NAMES)
 
     def _read(self, families: frozenset[str]) -> BusReading:
         if self.sim_bus is not None:

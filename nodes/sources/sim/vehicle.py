@@ -27,6 +27,7 @@ import random
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ CYCLE_MONITOR_S = {
 }  # fmt: skip
 #: The one monitor left incomplete since DTCs were cleared (so both states are seen), by engine.
 PENDING_MONITOR = {"spark": "e_s", "compression": "pf"}
+#: Simulated seconds of per-step motion kept for sensors that deliver the past in blocks (a buffered IMU).
+MOTION_HISTORY_S = 5.0
 DEF_PER_FUEL = 0.03  # litres of diesel exhaust fluid per litre of fuel
 DEF_TANK_L = 15.0
 MAX_DTCS = 32  # stored trouble codes the simulated ECU keeps
@@ -198,6 +201,7 @@ class Vehicle:
     ) -> None:
         self.settings = settings or VehicleSettings()
         self._clock = clock
+        self._keep_motion = False
         self._t0 = clock()
         self._wall0 = wall()
         self._lock = threading.Lock()
@@ -217,6 +221,18 @@ class Vehicle:
     def elapsed(self) -> float:
         """Simulated seconds since the model started."""
         return (self._clock() - self._t0) * self.settings.time_scale
+
+    def recent_motion(self, since: float) -> tuple[VehicleState, list[tuple[float, dict[str, float]]]]:
+        """The state now and the motion of each step that ended after ``since`` (simulated seconds).
+
+        For sensors that hand over the past in blocks: they never ask for an earlier
+        instant (which would restart the model), only for what the steps already taken
+        were. The history reaches back :data:`MOTION_HISTORY_S`.
+        """
+        self._keep_motion = True  # from now on: nobody else pays for the history
+        now = self.state()
+        with self._lock:
+            return now, [(t, motion) for t, motion in self._recent if t > since]
 
     def state(self, at: float | None = None) -> VehicleState:
         """The vehicle at ``at`` simulated seconds (default: now)."""
@@ -283,6 +299,8 @@ class Vehicle:
         self.inputs: dict[int, int] = {}
         self._steps = 0
         self._done = 0  # timeline entries already carried out
+        history_s = MOTION_HISTORY_S * max(1.0, s.time_scale)  # a few real seconds at any speed
+        self._recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=round(history_s / STEP))
         self._was_ignition = self.route.pose.ignition
         self.key_off_at: float | None = None
         self.engine.step(0.0, 0.0, 0.0, self.route.pose.engine_on, amb, 0.0)  # idling at t=0
@@ -316,6 +334,8 @@ class Vehicle:
             self.clear_min += STEP / 60.0
             if self.cleared_run_s is not None:
                 self.cleared_run_s += STEP
+        if self._keep_motion:
+            self._recent.append((self._steps * STEP, self._motion(pose)))
 
     # -- commands -----------------------------------------------------------------------
 

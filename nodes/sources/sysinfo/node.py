@@ -9,7 +9,6 @@ come from the config. Simulated: a fake tree with stable made-up MACs.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import shutil
 import tempfile
@@ -19,8 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nodes.sources.base import SourceNode, in_thread
-from nodes.sources.sim.vehicle import shared_vehicle
+from nodes.sources.base import SourceNode
 from nodes.sources.sysinfo.facts import mac_address, read_text, serial_number, timezone
 
 PARAMS = ("language", "hostname", "timezone", "model_name", "oem_name", "serial_number", "firmware_version",
@@ -71,22 +69,24 @@ class SysinfoSource(SourceNode):
         super().__init__(*args, **kwargs)
         self.sim_dir: Path | None = None
 
-    async def on_start(self) -> None:
-        await super().on_start()
-        self.facts = self.hw
-        if self.simulated:
-            self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-sysinfo-"))
-            seed = shared_vehicle(self.runtime).settings.seed
-            self.facts = build_sim_tree(self.sim_dir, self.hw, seed)
-
     async def on_close(self) -> None:
+        await super().on_close()
         if self.sim_dir is not None:
             shutil.rmtree(self.sim_dir, ignore_errors=True)
 
     async def run_backend(self) -> None:
+        facts = self.hw
+        if self.simulated:
+            facts = await self.device.call(self._simulate, (await self.simulator()).settings.seed)
         while True:
-            self.publish(await in_thread(read_sysinfo, self.facts))
-            await asyncio.sleep(self.config.interval)  # type: ignore[attr-defined]
+            self.publish(await self.device.call(read_sysinfo, facts))
+            await self.clock.sleep(self.config.interval)  # type: ignore[attr-defined]
+
+    def _simulate(self, seed: int) -> SysinfoSettings:
+        if self.sim_dir is None:
+            self.sim_dir = Path(tempfile.mkdtemp(prefix="flowengine-sysinfo-"))
+            self.sim_facts = build_sim_tree(self.sim_dir, self.hw, seed)
+        return self.sim_facts
 
 
 def read_sysinfo(s: SysinfoSettings) -> dict[str, Any]:
