@@ -45,6 +45,14 @@ JSONATA_RUNAWAYS = {
     "jsonata_pad": '$length($pad("", 1000000000, "x"))',
 }
 
+#: The same classes in JavaScript (``function`` nodes, limited to 1 s each).
+FUNCTION_RUNAWAYS = {
+    "js_loop": "while (true) {}",
+    "js_memory": "const kept = []; while (true) { kept.push(new Array(1e6).fill(msg.payload)); }",
+    "js_recursion": "function down(n) { return down(n + 1) + 1; } return down(0);",
+    "js_string": "let s = msg.s; while (true) { s += s; }",
+}
+
 
 def test_visible_runaways_are_refused_at_load_naming_node_and_field(harness: FlowHarness) -> None:
     flow = [
@@ -77,6 +85,10 @@ def hostile_flow(root: str, repeat: float) -> list[dict[str, Any]]:
             "wires": [[]],
         }
         for name, source in JSONATA_RUNAWAYS.items()
+    ]
+    runaways += [
+        {"id": name, "type": "function", "z": "hostile", "func": source, "timeout": 1, "wires": [[]]}
+        for name, source in FUNCTION_RUNAWAYS.items()
     ]
     describe = "{'node': msg['error']['source']['id'], 'error': msg['error']['message']}"
     return [
@@ -114,7 +126,7 @@ def hostile_agent(broker: Mosquitto, tmp_path: Path, client_id: str) -> Any:
 def test_runaways_end_as_caught_errors_while_the_agent_keeps_answering(
     hostile_agent: RunningAgent, platform: Platform
 ) -> None:
-    expected = set(PYTHON_RUNAWAYS) | set(JSONATA_RUNAWAYS)
+    expected = set(PYTHON_RUNAWAYS) | set(JSONATA_RUNAWAYS) | set(FUNCTION_RUNAWAYS)
     errors: dict[str, str] = {}
     answered_meanwhile = 0
     while set(errors) != expected:
@@ -131,6 +143,8 @@ def test_runaways_end_as_caught_errors_while_the_agent_keeps_answering(
     for name in JSONATA_RUNAWAYS:
         assert errors[name].startswith("Invalid JSONata expression"), errors[name]
     assert any("time limit" in e for e in errors.values())
+    assert "timed out" in errors["js_loop"] and "memory" in errors["js_memory"], errors
+    assert "Maximum call stack size exceeded" in errors["js_recursion"], errors
     assert hostile_agent.runtime.nodes["feed"].last_status.get("fill") != "red"
 
 
