@@ -23,7 +23,7 @@ NODE_RED_CORE: dict[str, str] = {
     "link call": "",
     "comment": "",
     "junction": "",
-    "function": "not supported yet: use an `expression` node, or change, switch and template nodes",
+    "function": "",
     "switch": "",
     "change": "",
     "range": "",
