@@ -14,7 +14,7 @@ from agent_support import Platform, RunningAgent, device
 from flowengine.clock import FakeClock
 from flowengine.config import MqttSettings
 from flowengine.mqtt import Backoff, MqttLink
-from flowengine.mqtt.testing import LoopThread
+from flowengine.mqtt.testing import LoopThread, MqttPeer
 from flowengine.testing import FlowHarness, Mosquitto, auth_broker_config, tls_listener_config
 
 
@@ -110,6 +110,15 @@ def auth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]
     directory = tmp_path_factory.mktemp("auth")
     with Mosquitto(directory, extra=auth_broker_config(directory)) as broker:
         yield broker
+
+
+@pytest.fixture
+def relay_peer(broker: Mosquitto) -> Iterator[MqttPeer]:
+    """The other side of the relay flows: subscribed to ``relay/out``."""
+    peer = MqttPeer(broker.port)
+    peer.subscribe("relay/out", qos=1)
+    yield peer
+    peer.close()
 
 
 @pytest.fixture

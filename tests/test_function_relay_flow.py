@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,14 @@ pytestmark = pytest.mark.broker
 FUNCTION_RELAY_FLOW = Path(__file__).parent / "flowfiles" / "nodered_function_relay.json"
 
 
-@pytest.fixture
-def peer(broker: Mosquitto) -> Iterator[MqttPeer]:
-    p = MqttPeer(broker.port)
-    p.subscribe("relay/out", qos=1)
-    yield p
-    p.close()
-
-
-def test_node_red_function_relay_flow(broker: Mosquitto, peer: MqttPeer, harness: FlowHarness) -> None:
+def test_node_red_function_relay_flow(broker: Mosquitto, relay_peer: MqttPeer, harness: FlowHarness) -> None:
     flows = load_flows([FUNCTION_RELAY_FLOW], env={"MQTT_PORT": str(broker.port)})
     assert not flows.problems
     harness.deploy(flows)
-    wait_for_relay(peer)
+    wait_for_relay(relay_peer)
     for n, text in ((1, "one"), (2, "two")):
-        peer.publish(f"relay/in/sensor{n}", json.dumps({"n": n, "text": text}).encode())
-    out = peer.take(2)
+        relay_peer.publish(f"relay/in/sensor{n}", json.dumps({"n": n, "text": text}).encode())
+    out = relay_peer.take(2)
     assert [(t, json.loads(p)) for t, p, _, _ in out] == [
         ("relay/out", {"n": 1, "text": "one", "doubled": 2, "label": "ONE-odd"}),
         ("relay/out", {"n": 2, "text": "two", "doubled": 4, "label": "TWO-even"}),

@@ -27,21 +27,13 @@ from collections.abc import Mapping
 import can
 import isotp
 
-from nodes.sources.drivers import DRIVER_LOGGER
+from nodes.sources.obd.client import ISOTP_PARAMS, PADDING
 from nodes.sources.obd.dids import DEFAULT_DIDS, DidSpec
 from nodes.sources.sim.ecu_dids import RDBI, DidServer
 from nodes.sources.sim.ecu_pids import encode
 from nodes.sources.sim.vehicle import Vehicle, VehicleState
 
 log = logging.getLogger("flowengine.sim.ecu")
-PADDING = 0x55
-ISOTP_PARAMS = {
-    "tx_padding": PADDING,
-    "tx_data_min_length": 8,
-    "blocking_send": False,
-    "stmin": 0,
-    "logger_name": f"{DRIVER_LOGGER}.isotp",
-}
 #: Longest wait in ``bus.recv`` while idle: only bounds how late a stop is noticed on buses
 #: the ECU cannot wake itself (on the virtual bus :meth:`SimulatedEcu.stop` wakes it at once).
 IDLE_WAIT_S = 2.0
