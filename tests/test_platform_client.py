@@ -41,8 +41,8 @@ pytestmark = pytest.mark.broker
 
 @pytest.fixture
 def flex(agent: RunningAgent, platform: Platform, broker: Mosquitto, client_id: str) -> Iterator[FlexClient]:
-    """A FlexClient for the running agent, once its gnss, obd and io values are in."""
-    wait_until(has_values(agent, "gnss", "obd", "io"), 10)
+    """A FlexClient for the running agent, once its gnss, obd, io and motion values are in."""
+    wait_until(has_values(agent, "gnss", "obd", "io", "motion"), 15)
     with FlexClient("127.0.0.1", broker.port, client_id) as client:
         yield client
 
