@@ -50,7 +50,8 @@ def harness(device: DeviceConfig) -> FlowHarness:
 
 
 def readings(h: FlowHarness, count: int) -> None:
-    """Wait for ``count`` more readings on the values output."""
+    """Wait for ``count`` readings made from now on (the backlog on the values output is dropped)."""
+    h.taken("values")
     h.received("values", count, timeout=15)
 
 
