@@ -26,6 +26,7 @@ from typing import Any
 
 import bench_relay as relay
 import psutil
+from results import emit
 
 from flowengine.testing import FlowHarness, Mosquitto
 
@@ -132,6 +133,11 @@ def main(count: int, rounds: int, engines: set[str]) -> None:
     if "median" in fe and "median" in nr:
         print(f"flowengine / node-red: {fe['median'] / nr['median']:.2f} (median msg/s), "
               f"{fe['cpu'] / nr['cpu']:.2f} (CPU per message)")  # fmt: skip
+    if "median" in fe:
+        emit("function", "function relay msg/s (median)", fe["median"], "msg/s", baseline=nr.get("median"),
+             baseline_name="Node-RED", higher=True)  # fmt: skip
+        emit("function", "function relay CPU per message", fe["cpu"], "us", baseline=nr.get("cpu"),
+             baseline_name="Node-RED")  # fmt: skip
 
 
 if __name__ == "__main__":

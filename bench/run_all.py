@@ -34,6 +34,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "requests": (["--requests", "250"], ["--requests", "60"]),
     "relay": (["--rounds", "5", "--rss-messages", "150000"], ["--rounds", "1", "--messages", "5000",
               "--rss-messages", "20000"]),
+    "function": (["--rounds", "5"], ["--rounds", "1", "--messages", "5000"]),
     "scale": (["--seconds", "60"], ["--seconds", "15", "--warmup", "6"]),
     "footprint": (["--seconds", "15"], ["--seconds", "8"]),
     "engine": ([], ["--messages", "20000"]),
