@@ -299,6 +299,79 @@ class AgentProcess:
         return self.proc.pid
 
 
+class Agents:
+    """Starts simulated agents on a broker under one client id, with the integrator's sides; stops them at the end.
+
+    ``sim(agent)`` is the integrator's side of ``sim/{client_id}/control`` (see :func:`drive`),
+    ``platform()`` the FlexAPI platform's.
+    """
+
+    def __init__(self, broker: Mosquitto, tmp_path: Path, client_id: str) -> None:
+        self.broker, self.tmp_path, self.client_id = broker, tmp_path, client_id
+        self.state_dir = tmp_path / "state"
+        self.running: list[RunningAgent] = []
+        self.sides: list[Platform] = []
+
+    def start(
+        self,
+        scale: float = 1.0,
+        flows: Path | None = None,
+        every: float = 1.0,
+        flexapi: dict[str, Any] | None = None,
+        **sources: Any,
+    ) -> RunningAgent:
+        """An agent whose sources read every ``every`` seconds (1 s: the values show how the vehicle got
+        there), its vehicle running ``scale`` simulated seconds a second."""
+        sources.setdefault("vehicle", {})["time_scale"] = scale
+        extra = {"flexapi": flexapi} if flexapi else {}
+        config = device(self.broker, self.state_dir, self.client_id, sources=sources, **extra)
+        flow = default_flow_reading_every(self.tmp_path / "flow", every)
+        self.running.append(RunningAgent(config, [flows] if flows else [], default_flow=flow))
+        return self.running[-1]
+
+    def platform(self) -> Platform:
+        self.sides.append(Platform(self.broker.port, f"v1/{self.client_id}").wait_ready())
+        return self.sides[-1]
+
+    def sim(self, agent: RunningAgent) -> Platform:
+        """The integrator's side of ``sim/{client_id}/control``, once the agent answers there."""
+        side = Platform(self.broker.port, f"sim/{self.client_id}")
+        self.sides.append(side)
+        node = agent.runtime.nodes["sim-control"]
+        wait_until(lambda: node.last_status.get("fill") == "green", what="sim control subscribed")
+        wait_until(lambda: _answers(side), 10, interval=0.1, what="sim/<client_id>/control to answer")
+        return side
+
+    def close(self) -> None:
+        for side in self.sides:
+            side.close()
+        for agent in self.running:
+            agent.stop()
+
+
+PROBE = {"vehicle.target_speed": None}  # changes nothing: the route drives, as it does anyway
+
+
+def _answers(side: Platform) -> bool:
+    try:
+        side.request("control", PROBE)
+    except AssertionError:
+        return False
+    return True
+
+
+def drive(sim: Platform, settings: dict[str, Any]) -> dict[str, Any]:
+    """Send simulator settings; return the result (fails on an error answer)."""
+    answer = sim.request("control", settings)
+    assert "result" in answer, answer
+    return answer["result"]  # type: ignore[no-any-return]
+
+
+def store(agent: RunningAgent) -> dict[str, Any]:
+    """The agent's latest values (what the sources published)."""
+    return agent.runtime.nodes["flexapi-values"].latest  # type: ignore[no-any-return]
+
+
 def device(broker: Mosquitto, state_dir: Path, client_id: str, **extra: Any) -> DeviceConfig:
     mqtt_settings = {"host": "127.0.0.1", "port": broker.port, "client_id": client_id, **extra.pop("mqtt", {})}
     data = {"mqtt": mqtt_settings, "simulate": True, "state_dir": str(state_dir), **extra}
