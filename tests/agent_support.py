@@ -124,6 +124,18 @@ class Platform:
                     raise AssertionError(f"nothing on {topic} within {timeout}s")
                 self._cond.wait(left)
 
+    def count(self) -> int:
+        """How many messages arrived so far (a mark for :meth:`payloads`)."""
+        with self._cond:
+            return len(self.messages)
+
+    def payloads(self, path: str, since: int = 0) -> list[dict[str, Any]]:
+        """Every payload that arrived on ``path``, from message number ``since`` on."""
+        topic = f"{self.root}/{path}"
+        with self._cond:
+            found = self.messages[since:]
+        return [json.loads(payload) for got, payload in found if got == topic]
+
     def silent(self, path: str, within: float = 0.5) -> bool:
         """True when nothing arrives on ``path`` within ``within`` seconds."""
         try:
@@ -370,6 +382,38 @@ def drive(sim: Platform, settings: dict[str, Any]) -> dict[str, Any]:
 def store(agent: RunningAgent) -> dict[str, Any]:
     """The agent's latest values (what the sources published)."""
     return agent.runtime.nodes["flexapi-values"].latest  # type: ignore[no-any-return]
+
+
+class Recorder:
+    """Every value the given keys take in the agent's store (sources publish about once a second)."""
+
+    def __init__(self, agent: RunningAgent, *keys: str) -> None:
+        self.agent, self.keys = agent, keys
+        self.seen: dict[str, list[Any]] = {k: [] for k in keys}
+        self.first_seen: dict[tuple[str, Any], float] = {}  # (key, value) -> wall time it was first seen
+        self.rows: list[tuple[Any, ...]] = []  # the values of all the keys, each time one changed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            values = store(self.agent)
+            row = tuple(values.get(key) for key in self.keys)
+            if not self.rows or self.rows[-1] != row:
+                self.rows.append(row)
+            for key, value in zip(self.keys, row, strict=True):
+                if not self.seen[key] or self.seen[key][-1] != value:
+                    self.seen[key].append(value)
+                    self.first_seen.setdefault((key, value), time.time())
+
+    def until(self, key: str, check: Callable[[Any], bool], timeout: float) -> list[Any]:
+        wait_until(lambda: any(v is not None and check(v) for v in self.seen[key]), timeout, what=f"{key}")
+        return [v for v in self.seen[key] if v is not None]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
 
 
 def device(broker: Mosquitto, state_dir: Path, client_id: str, **extra: Any) -> DeviceConfig:

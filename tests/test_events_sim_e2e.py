@@ -12,7 +12,6 @@ each leaves the vehicle driving.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -65,15 +64,11 @@ class Notices:
 
     def mark(self) -> int:
         """From now on: later waits only see notices that arrive after this; returns the epoch second."""
-        with self.platform._cond:
-            self.start = len(self.platform.messages)
+        self.start = self.platform.count()
         return int(time.time())
 
     def since_mark(self) -> list[dict[str, Any]]:
-        topic = f"{self.platform.root}/event/notice"
-        with self.platform._cond:
-            found = self.platform.messages[self.start :]
-        return [json.loads(payload) for got, payload in found if got == topic]
+        return self.platform.payloads("event/notice", self.start)
 
     def wait(self, event_type: str, status: str = "raise", timeout: float = 15.0) -> dict[str, Any]:
         """The first notice of that type and status since the mark."""

@@ -13,15 +13,11 @@ import itertools
 import json
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from agent_support import Agents, RunningAgent, device, drive, store
+from agent_support import Agents, Recorder, RunningAgent, device, drive, store
 
 from flowengine.testing import Mosquitto, wait_until
 from nodes.sources.sim.vehicle import STEP, Vehicle, VehicleState
@@ -33,35 +29,6 @@ def vehicle_of(agent: RunningAgent) -> Vehicle:
     vehicle = agent.runtime.services.get(Vehicle)
     assert vehicle is not None
     return vehicle
-
-
-class Recorder:
-    """Every value the given keys take in the agent's store (sources publish about once a second)."""
-
-    def __init__(self, agent: RunningAgent, *keys: str) -> None:
-        self.agent, self.keys = agent, keys
-        self.seen: dict[str, list[Any]] = {k: [] for k in keys}
-        self.first_seen: dict[tuple[str, Any], float] = {}  # (key, value) -> wall time it was first seen
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            values = store(self.agent)
-            for key in self.keys:
-                value = values.get(key)
-                if not self.seen[key] or self.seen[key][-1] != value:
-                    self.seen[key].append(value)
-                    self.first_seen.setdefault((key, value), time.time())
-
-    def until(self, key: str, check: Callable[[Any], bool], timeout: float) -> list[Any]:
-        wait_until(lambda: any(v is not None and check(v) for v in self.seen[key]), timeout, what=f"{key}")
-        return [v for v in self.seen[key] if v is not None]
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
 
 
 def states_since(vehicle: Vehicle, start: float) -> list[VehicleState]:

@@ -24,13 +24,12 @@ from __future__ import annotations
 import datetime
 import itertools
 import math
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_support import Agents, Platform, RunningAgent, store
+from agent_support import Agents, Platform, Recorder, RunningAgent, store
 
 from flowengine.testing import wait_until
 
@@ -83,29 +82,10 @@ def farthest(seconds: int, step: float) -> float:
     return max(REPORT["distance"] + step, (REPORT["min_interval"] + 1) * step)
 
 
-class Readings:
-    """Every GNSS position the agent read (its store polled), for the longest step between two readings."""
-
-    def __init__(self, agent: RunningAgent) -> None:
-        self.agent = agent
-        self.positions: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            values = store(self.agent)
-            position = values.get("gnss.latitude"), values.get("gnss.longitude")
-            if None not in position and (not self.positions or self.positions[-1] != position):
-                self.positions.append(position)  # type: ignore[arg-type]
-
-    def longest_step(self) -> float:
-        return max(haversine(a, b) for a, b in itertools.pairwise(self.positions))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
+def longest_step(readings: Recorder) -> float:
+    """The longest step between two GNSS positions the agent read in turn."""
+    positions = [row for row in readings.rows if None not in row]
+    return max(haversine(a, b) for a, b in itertools.pairwise(positions))
 
 
 def hexagon(path: Path) -> Path:
@@ -141,7 +121,7 @@ def driving(agents: Agents, tmp_path: Path) -> Iterator[tuple[RunningAgent, Plat
 
 def test_reports_follow_the_distance_and_heading_of_the_track(driving: tuple[RunningAgent, Platform]) -> None:
     agent, platform = driving
-    readings = Readings(agent)
+    readings = Recorder(agent, "gnss.latitude", "gnss.longitude")
     try:
         assert platform.request("summary/set", {"report": REPORT})["result"] == {"report": REPORT}
         reports = [platform.wait("summary/info", timeout=REPORT["max_interval"] + 5)]
@@ -151,7 +131,7 @@ def test_reports_follow_the_distance_and_heading_of_the_track(driving: tuple[Run
             rows.append(spacing(*reports[-2:]))
     finally:
         readings.stop()
-    step = readings.longest_step()
+    step = longest_step(readings)
     table = "\n".join(f"{d:7.1f} m {h:5.1f}° {s:2d} s" for d, h, s in rows) + f"\nlongest step {step:.1f} m"
 
     for gone, turned, seconds in rows:
