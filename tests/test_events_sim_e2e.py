@@ -78,7 +78,10 @@ class Notices:
             found[:] = [n for n in self.since_mark() if (n["type"], n["status"]) == (event_type, status)]
             return bool(found)
 
-        wait_until(arrived, timeout, interval=0.05, what=f"{event_type} {status} (got {self.types()})")
+        try:
+            wait_until(arrived, timeout, interval=0.05, what=f"{event_type} {status}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; since the mark: {self.types()}") from None
         return found[0]
 
     def types(self) -> list[str]:
