@@ -25,7 +25,7 @@ from agent_support import Agents, Platform, RunningAgent, drive, store
 from flowengine.testing import Mosquitto, wait_until
 from nodes.flexapi.event_config import EVENTS, parse_events
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 LIMIT = 50  # km/h
 ENABLED = {

@@ -70,6 +70,7 @@ def brief(notice: dict[str, object]) -> str:
 
 
 @pytest.mark.broker
+@pytest.mark.slow
 def test_playing_it_raises_the_events_the_page_lists(agents: Agents) -> None:
     events = parse_events(page_events())
     for name, settings in events.items():

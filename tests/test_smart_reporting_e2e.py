@@ -33,7 +33,7 @@ from agent_support import Agents, Platform, Recorder, RunningAgent, store
 
 from flowengine.testing import wait_until
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 REPORT = {"max_interval": 10, "min_interval": 3, "distance": 190, "heading": 15, "stationary_interval": 0}
 SCALE = 2
