@@ -124,6 +124,18 @@ class Platform:
                     raise AssertionError(f"nothing on {topic} within {timeout}s")
                 self._cond.wait(left)
 
+    def count(self) -> int:
+        """How many messages arrived so far (a mark for :meth:`payloads`)."""
+        with self._cond:
+            return len(self.messages)
+
+    def payloads(self, path: str, since: int = 0) -> list[dict[str, Any]]:
+        """Every payload that arrived on ``path``, from message number ``since`` on."""
+        topic = f"{self.root}/{path}"
+        with self._cond:
+            found = self.messages[since:]
+        return [json.loads(payload) for got, payload in found if got == topic]
+
     def silent(self, path: str, within: float = 0.5) -> bool:
         """True when nothing arrives on ``path`` within ``within`` seconds."""
         try:
@@ -297,6 +309,111 @@ class AgentProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+
+class Agents:
+    """Starts simulated agents on a broker under one client id, with the integrator's sides; stops them at the end.
+
+    ``sim(agent)`` is the integrator's side of ``sim/{client_id}/control`` (see :func:`drive`),
+    ``platform()`` the FlexAPI platform's.
+    """
+
+    def __init__(self, broker: Mosquitto, tmp_path: Path, client_id: str) -> None:
+        self.broker, self.tmp_path, self.client_id = broker, tmp_path, client_id
+        self.state_dir = tmp_path / "state"
+        self.running: list[RunningAgent] = []
+        self.sides: list[Platform] = []
+
+    def start(
+        self,
+        scale: float = 1.0,
+        flows: Path | None = None,
+        every: float = 1.0,
+        flexapi: dict[str, Any] | None = None,
+        **sources: Any,
+    ) -> RunningAgent:
+        """An agent whose sources read every ``every`` seconds (1 s: the values show how the vehicle got
+        there), its vehicle running ``scale`` simulated seconds a second."""
+        sources.setdefault("vehicle", {})["time_scale"] = scale
+        extra = {"flexapi": flexapi} if flexapi else {}
+        config = device(self.broker, self.state_dir, self.client_id, sources=sources, **extra)
+        flow = default_flow_reading_every(self.tmp_path / "flow", every)
+        self.running.append(RunningAgent(config, [flows] if flows else [], default_flow=flow))
+        return self.running[-1]
+
+    def platform(self) -> Platform:
+        self.sides.append(Platform(self.broker.port, f"v1/{self.client_id}").wait_ready())
+        return self.sides[-1]
+
+    def sim(self, agent: RunningAgent) -> Platform:
+        """The integrator's side of ``sim/{client_id}/control``, once the agent answers there."""
+        side = Platform(self.broker.port, f"sim/{self.client_id}")
+        self.sides.append(side)
+        node = agent.runtime.nodes["sim-control"]
+        wait_until(lambda: node.last_status.get("fill") == "green", what="sim control subscribed")
+        wait_until(lambda: _answers(side), 10, interval=0.1, what="sim/<client_id>/control to answer")
+        return side
+
+    def close(self) -> None:
+        for side in self.sides:
+            side.close()
+        for agent in self.running:
+            agent.stop()
+
+
+PROBE = {"vehicle.target_speed": None}  # changes nothing: the route drives, as it does anyway
+
+
+def _answers(side: Platform) -> bool:
+    try:
+        side.request("control", PROBE)
+    except AssertionError:
+        return False
+    return True
+
+
+def drive(sim: Platform, settings: dict[str, Any]) -> dict[str, Any]:
+    """Send simulator settings; return the result (fails on an error answer)."""
+    answer = sim.request("control", settings)
+    assert "result" in answer, answer
+    return answer["result"]  # type: ignore[no-any-return]
+
+
+def store(agent: RunningAgent) -> dict[str, Any]:
+    """The agent's latest values (what the sources published)."""
+    return agent.runtime.nodes["flexapi-values"].latest  # type: ignore[no-any-return]
+
+
+class Recorder:
+    """Every value the given keys take in the agent's store (sources publish about once a second)."""
+
+    def __init__(self, agent: RunningAgent, *keys: str) -> None:
+        self.agent, self.keys = agent, keys
+        self.seen: dict[str, list[Any]] = {k: [] for k in keys}
+        self.first_seen: dict[tuple[str, Any], float] = {}  # (key, value) -> wall time it was first seen
+        self.rows: list[tuple[Any, ...]] = []  # the values of all the keys, each time one changed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            values = store(self.agent)
+            row = tuple(values.get(key) for key in self.keys)
+            if not self.rows or self.rows[-1] != row:
+                self.rows.append(row)
+            for key, value in zip(self.keys, row, strict=True):
+                if not self.seen[key] or self.seen[key][-1] != value:
+                    self.seen[key].append(value)
+                    self.first_seen.setdefault((key, value), time.time())
+
+    def until(self, key: str, check: Callable[[Any], bool], timeout: float) -> list[Any]:
+        wait_until(lambda: any(v is not None and check(v) for v in self.seen[key]), timeout, what=f"{key}")
+        return [v for v in self.seen[key] if v is not None]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
 
 
 def device(broker: Mosquitto, state_dir: Path, client_id: str, **extra: Any) -> DeviceConfig:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_support import Platform, RunningAgent, device
+from agent_support import Agents, Platform, RunningAgent, device
 
 from flowengine.clock import FakeClock
 from flowengine.config import MqttSettings
@@ -125,6 +125,16 @@ def relay_peer(broker: Mosquitto) -> Iterator[MqttPeer]:
 def client_id() -> str:
     """A fresh device client id (each agent test gets its own topics)."""
     return f"dev-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def agents(broker: Mosquitto, tmp_path: Path, client_id: str) -> Iterator[Agents]:
+    """Simulated agents started on the module's broker under ``client_id`` (sources reading every second)."""
+    started = Agents(broker, tmp_path, client_id)
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 @pytest.fixture

@@ -229,7 +229,9 @@ def test_harsh_braking_notice_carries_the_peak_and_a_motion_snapshot(make: Any) 
     assert drive(ev, [-0.7, -0.9, -0.6]) == [0.2]
     [payload] = ev.seen
     assert (payload["type"], payload["level"], payload["value"], payload["threshold"]) == ("HARSH_BRAKING", 2, 0.9, 0.5)
-    assert (payload["motion.ax"], payload["obd.speed"], payload["gnss.latitude"]) == (-0.1, 60, 48.1)
+    assert (payload["obd.speed"], payload["gnss.latitude"]) == (60, 48.1)
+    # the sample that raised it, not the older reading
+    assert (payload["motion.ax"], payload["motion.ay"], payload["motion.az"]) == (-0.6, 0.0, 1.0)
 
 
 def test_harsh_acceleration_is_positive_and_fires_once_per_excursion(make: Any) -> None:

@@ -13,121 +13,22 @@ import itertools
 import json
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from agent_support import Platform, RunningAgent, default_flow_reading_every, device
+from agent_support import Agents, Recorder, RunningAgent, device, drive, store
 
 from flowengine.testing import Mosquitto, wait_until
 from nodes.sources.sim.vehicle import STEP, Vehicle, VehicleState
 
 pytestmark = pytest.mark.broker
 
-PROBE = {"vehicle.target_speed": None}  # changes nothing: the route drives, as it does anyway
-
-
-class Agents:
-    """Starts agents on the module's broker, each with its own client id; stops them at the end."""
-
-    def __init__(self, broker: Mosquitto, tmp_path: Path, client_id: str) -> None:
-        self.broker, self.tmp_path, self.client_id = broker, tmp_path, client_id
-        self.running: list[RunningAgent] = []
-        self.sides: list[Platform] = []
-
-    def start(self, scale: float = 1.0, flows: Path | None = None, **sources: Any) -> RunningAgent:
-        """An agent whose sources read every second, so the values show how the vehicle got there."""
-        sources.setdefault("vehicle", {})["time_scale"] = scale
-        config = device(self.broker, self.tmp_path / "state", self.client_id, sources=sources)
-        every_second = default_flow_reading_every(self.tmp_path / "flow", 1.0)
-        self.running.append(RunningAgent(config, [flows] if flows else [], default_flow=every_second))
-        return self.running[-1]
-
-    def platform(self) -> Platform:
-        self.sides.append(Platform(self.broker.port, f"v1/{self.client_id}").wait_ready())
-        return self.sides[-1]
-
-    def sim(self, agent: RunningAgent) -> Platform:
-        """The integrator's side of ``sim/{client_id}/control``, once the agent answers there."""
-        side = Platform(self.broker.port, f"sim/{self.client_id}")
-        self.sides.append(side)
-        node = agent.runtime.nodes["sim-control"]
-        wait_until(lambda: node.last_status.get("fill") == "green", what="sim control subscribed")
-        wait_until(lambda: _answers(side), 10, interval=0.1, what="sim/<client_id>/control to answer")
-        return side
-
-    def close(self) -> None:
-        for side in self.sides:
-            side.close()
-        for agent in self.running:
-            agent.stop()
-
-
-def _answers(side: Platform) -> bool:
-    try:
-        side.request("control", PROBE)
-    except AssertionError:
-        return False
-    return True
-
-
-@pytest.fixture
-def agents(broker: Mosquitto, tmp_path: Path, client_id: str) -> Iterator[Agents]:
-    started = Agents(broker, tmp_path, client_id)
-    try:
-        yield started
-    finally:
-        started.close()
-
-
-def drive(sim: Platform, settings: dict[str, Any]) -> dict[str, Any]:
-    """Send settings; return the result (fails on an error answer)."""
-    answer = sim.request("control", settings)
-    assert "result" in answer, answer
-    return answer["result"]  # type: ignore[no-any-return]
-
-
-def store(agent: RunningAgent) -> dict[str, Any]:
-    return agent.runtime.nodes["flexapi-values"].latest  # type: ignore[no-any-return]
-
 
 def vehicle_of(agent: RunningAgent) -> Vehicle:
     vehicle = agent.runtime.services.get(Vehicle)
     assert vehicle is not None
     return vehicle
-
-
-class Recorder:
-    """Every value the given keys take in the agent's store (sources publish about once a second)."""
-
-    def __init__(self, agent: RunningAgent, *keys: str) -> None:
-        self.agent, self.keys = agent, keys
-        self.seen: dict[str, list[Any]] = {k: [] for k in keys}
-        self.first_seen: dict[tuple[str, Any], float] = {}  # (key, value) -> wall time it was first seen
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            values = store(self.agent)
-            for key in self.keys:
-                value = values.get(key)
-                if not self.seen[key] or self.seen[key][-1] != value:
-                    self.seen[key].append(value)
-                    self.first_seen.setdefault((key, value), time.time())
-
-    def until(self, key: str, check: Callable[[Any], bool], timeout: float) -> list[Any]:
-        wait_until(lambda: any(v is not None and check(v) for v in self.seen[key]), timeout, what=f"{key}")
-        return [v for v in self.seen[key] if v is not None]
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
 
 
 def states_since(vehicle: Vehicle, start: float) -> list[VehicleState]:

@@ -274,3 +274,17 @@ def test_a_summary_wired_straight_to_its_publisher_sends_only_infos(tmp_path: Pa
         h.inject("summary", topic="test", payload={"gnss.latitude": 1.0})
         h.advance(10)
         assert [m["topic"] for m in h.taken("out")] == [INFO]
+
+
+def test_the_next_report_counts_from_the_position_the_report_carried(track: Any) -> None:
+    """The group makes its view when ``report/due`` reaches it: a reading it took in the meantime (that the
+    report node has not handled yet) is what the platform got, and what the next distance counts from."""
+    t = track({"distance": 200, "max_interval": 10})
+    t.feed(moving(0))
+    for _ in range(9):
+        t.second()
+    t.h.inject("summary", topic="test", payload=moving(150))  # the group has it, the report node not yet
+    t.second()  # max_interval: the report carries the 150 m position
+    assert [r["lat"] for _, r in t.reports] == [pytest.approx(north(150))]
+    t.second(moving(210))  # 210 m from the start, 60 m from the position reported
+    assert t.times() == [10]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,6 +93,26 @@ def test_the_source_sends_the_codes_on_its_second_output_when_they_change() -> N
         vehicle.apply(parse_commands({"obd.dtc": None}))
         assert h.one("codes", timeout=10)["payload"] == {"codes": [], "desc": {}}
         assert h.nothing("codes", within=0.5)  # unchanged codes are not sent again
+    finally:
+        h.close()
+
+
+def test_new_codes_go_out_after_the_values_of_the_poll_that_read_them() -> None:
+    """A trouble code event's snapshot is taken when the codes arrive: the values of the same poll
+    (``obd.dtcs`` counting the code, the MIL lit) must be out by then."""
+    vehicle = Vehicle()
+    h = FlowHarness(device=DeviceConfig(simulate=True))
+    h.runtime.services.provide(Vehicle, vehicle)
+    source = {"id": "obd", "type": "obd source", "interval": 0.1, "wires": [["both"], ["both"]]}
+    h.deploy([source, {"id": "both", "type": "helper"}])
+    try:
+        h.first_payload("both", lambda p: p.get("codes") == [], timeout=10)
+        vehicle.apply(parse_commands({"obd.dtc": "P0301"}))
+        before: dict[str, Any] = {}
+        while (msg := h.one("both", timeout=10))["topic"] != "obd/dtc":
+            before = msg["payload"]
+        assert msg["payload"]["codes"] == ["P0301"]
+        assert (before.get("obd.dtcs"), before.get("obd.mil")) == (1, 1)
     finally:
         h.close()
 

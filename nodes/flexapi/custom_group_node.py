@@ -13,7 +13,13 @@ from nodes.flexapi.envelope import RequestError
 from nodes.flexapi.groups import MAX_INTERVAL
 from nodes.flexapi.messages import values_of
 from nodes.flexapi.params import canonical
-from nodes.flexapi.report_link import feeds_report_node, hand_over, is_due, report_node_restarted
+from nodes.flexapi.report_link import (
+    feeds_report_node,
+    hand_over,
+    is_due,
+    mark_reported,
+    report_node_restarted,
+)
 from nodes.flexapi.report_rule import Report, parse_report
 from nodes.flexapi.revision import api_revision
 from nodes.flexapi.settings import build_view
@@ -70,17 +76,19 @@ class CustomGroupNode(Node[CustomGroupConfig]):
     def on_input(self, msg: Msg) -> None:
         if is_due(msg, self.config.group_name):
             if self.config.report is not None:
-                self.upload()
+                self.upload(due=True)
             return
         values = values_of(msg)
         if values:
             conform = api_revision(self.runtime.services.device).conform
             self.latest.update((k, conform(k, v)) for k, v in values.items() if k in self._keys)
 
-    def upload(self) -> None:
+    def upload(self, due: bool = False) -> None:
+        """Send the view; ``due``: made for the report node's ``report/due`` (tagged with what it reported)."""
         device = self.runtime.services.device
         include_invalid = flexapi_settings(device).include_invalid
         payload, valid = build_view(self.config.interest, self.latest, include_invalid)
         if valid or include_invalid:
             root = topic_root(device.mqtt.client_id, device.mqtt.topic_prefix)
-            self.send(make_msg(payload, topic=info_topic(root, self.config.group_name)))
+            msg = make_msg(payload, topic=info_topic(root, self.config.group_name))
+            self.send(mark_reported(msg, self.config.group_name, self.latest) if due else msg)

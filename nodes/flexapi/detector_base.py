@@ -9,6 +9,7 @@ enabled makes the node ignore its input and say so in its status.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from flowengine.message import make_msg
@@ -78,15 +79,26 @@ class DetectorNode(Node[ConfigT]):
         """What the status shows while enabled: the thresholds."""
         return "on"
 
-    def raise_event(self, event_type: str, name: str, **fields: Any) -> None:
-        """Raise ``event_type`` with the level of ``events.<name>``, if that entry is enabled."""
-        self._send(event_type, name, "raise", fields)
+    def raise_event(
+        self, event_type: str, name: str, *, values: Mapping[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """Raise ``event_type`` with the level of ``events.<name>``, if that entry is enabled.
+
+        ``values``: parameter values the detector saw that are newer than the latest readings
+        (the accelerometer sample that raised it); the snapshot takes them (``msg.values``).
+        """
+        self._send(event_type, name, "raise", fields, values)
 
     def clear_event(self, event_type: str, name: str, **fields: Any) -> None:
         self._send(event_type, name, "clear", fields)
 
-    def _send(self, event_type: str, name: str, status: str, fields: dict[str, Any]) -> None:
+    def _send(
+        self, event_type: str, name: str, status: str, fields: dict[str, Any], values: Mapping[str, Any] | None = None
+    ) -> None:
         settings = self.event_settings[name]
         if settings.enabled:
             payload = {"type": event_type, "status": status, "level": settings.level, **fields}
-            self.send(make_msg(payload, topic=EVENT_TOPIC))
+            msg = make_msg(payload, topic=EVENT_TOPIC)
+            if values:
+                msg["values"] = dict(values)
+            self.send(msg)

@@ -35,6 +35,12 @@ def _axis(sample: dict[str, Any], axis: str) -> Any:
     return sample.get(f"motion.{axis}", sample.get(axis))
 
 
+def accelerations(sample: dict[str, Any]) -> dict[str, float]:
+    """The sample's valid ``motion.ax``/``ay``/``az``: the snapshot of the event it raises shows them."""
+    found = {f"motion.{axis}": number(_axis(sample, axis)) for axis in ("ax", "ay", "az")}
+    return {key: value for key, value in found.items() if value is not None}
+
+
 def samples_of(payload: Any) -> Iterable[dict[str, Any]]:
     """The samples of a message: one object, or a list of them (oldest first)."""
     items = payload if isinstance(payload, list) else [payload]
@@ -54,6 +60,7 @@ class MotionDetectorNode(DetectorNode[MotionDetectorConfig]):
     when the acceleration drops under the threshold. Wire it from the motion
     source's samples output: each message ``{payload: {"motion.ax": g, "motion.ay": g, ...}}``
     or a list of such samples; ``samples_wanted()`` asks for 10 per second while enabled.
+    The notice's ``motion.ax``/``ay``/``az`` are those of the sample that raised it.
     """
 
     Config = MotionDetectorConfig
@@ -76,9 +83,9 @@ class MotionDetectorNode(DetectorNode[MotionDetectorConfig]):
         if not self.enabled:
             return
         for sample in samples_of(msg.get("payload")):
-            self._sample(measure(self.config.event, sample), number(sample.get("motion.t")))
+            self._sample(measure(self.config.event, sample), number(sample.get("motion.t")), sample)
 
-    def _sample(self, g: float | None, taken_at: float | None) -> None:
+    def _sample(self, g: float | None, taken_at: float | None, sample: dict[str, Any]) -> None:
         """``taken_at``: the sample's own time; samples arrive in blocks (a buffered IMU wakes once a
         second), so the time of arrival would squeeze a second of samples into an instant."""
         if g is None or g < self.rule.threshold:
@@ -91,7 +98,7 @@ class MotionDetectorNode(DetectorNode[MotionDetectorConfig]):
         if not self.fired and now - self.since >= self.rule.duration - EPSILON:
             self.fired = True
             fields = {"value": round(self.peak, 3), "threshold": self.rule.threshold}
-            self.raise_event(self.config.event, self.config.event, **fields)
+            self.raise_event(self.config.event, self.config.event, values=accelerations(sample), **fields)
 
     def describe(self) -> str:
         return f">= {self.rule.threshold:g} g for {self.rule.duration:g} s"

@@ -30,8 +30,10 @@ class EventNode(Node[NodeConfig]):
     the event's fields and a snapshot of the related values (docs/events.md).
 
     An event message: ``{topic: "event", payload: {type, status: "raise"|"clear", level,
-    snapshot: [key patterns], ...fields}}`` (only ``type`` is required); any other message
-    is a value update from ``flexapi values``, kept for the snapshots.
+    snapshot: [key patterns], ...fields}}`` (only ``type`` is required), with an optional
+    ``msg.values`` (dotted keys: values newer than the latest readings, such as the
+    accelerometer sample that raised a motion event) that the snapshot takes; any other
+    message is a value update from ``flexapi values``, kept for the snapshots.
 
     A ``clear`` carries the ``starts_at`` of the type's raise and its own ``ends_at``;
     a clear of a type that is not raised (or never clears, like DI_CHG) is dropped (logged). An invalid event
@@ -69,7 +71,7 @@ class EventNode(Node[NodeConfig]):
             self._log.warning(event.type, "dropped a clear of %s: it is not raised", event.type)
             return
         include_invalid = flexapi_settings(self.runtime.services.device).include_invalid
-        values = snapshot(self.latest, event.snapshot, include_invalid)
+        values = snapshot({**self.latest, **_newer(msg.get("values"))}, event.snapshot, include_invalid)
         self.send(make_msg(notice(event, starts_at, ends_at, values), topic=self._topic()))
         self.sent += 1
         self.status("green", "dot", f"{self.sent} sent; last {event.type} {event.status}")
@@ -83,3 +85,10 @@ class EventNode(Node[NodeConfig]):
     def _topic(self) -> str:
         mqtt = self.runtime.services.device.mqtt
         return f"{topic_root(mqtt.client_id, mqtt.topic_prefix)}/event/notice"
+
+
+def _newer(values: Any) -> dict[str, Any]:
+    """An event message's ``values`` (what its detector saw after the latest readings), dotted keys only."""
+    if not isinstance(values, dict):
+        return {}
+    return {k: v for k, v in values.items() if isinstance(k, str) and "." in k}

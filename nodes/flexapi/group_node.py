@@ -14,7 +14,13 @@ from nodes.flexapi.envelope import RequestError, invalid
 from nodes.flexapi.groups import GROUPS, GroupDef
 from nodes.flexapi.handler import FlexApiNode
 from nodes.flexapi.messages import request_of, values_of
-from nodes.flexapi.report_link import feeds_report_node, hand_over, is_due, report_node_restarted
+from nodes.flexapi.report_link import (
+    feeds_report_node,
+    hand_over,
+    is_due,
+    mark_reported,
+    report_node_restarted,
+)
 from nodes.flexapi.report_rule import SMART_GROUPS
 from nodes.flexapi.settings import Settings, build_view, effective_interest, parse_settings_change, ts_keys_for
 
@@ -89,7 +95,7 @@ class GroupBase(FlexApiNode[ConfigT]):
         if request_of(msg) is not None:
             return self.answer(msg)
         if is_due(msg, self.group.name):
-            return self.upload() if self.settings.report is not None else None
+            return self.upload(due=True) if self.settings.report is not None else None
         values = values_of(msg)
         if values:
             self.collect(values)
@@ -138,10 +144,12 @@ class GroupBase(FlexApiNode[ConfigT]):
             "green" if running else "grey", "dot", f"every {self.settings.interval}s" if running else "on demand"
         )
 
-    def upload(self) -> None:
+    def upload(self, due: bool = False) -> None:
+        """Send the view; ``due``: made for the report node's ``report/due`` (tagged with what it reported)."""
         payload, valid = self.view()
         if valid or self.include_invalid:
-            self.send(self.info_msg(self.group.name, payload), INFOS)
+            msg = self.info_msg(self.group.name, payload)
+            self.send(mark_reported(msg, self.group.name, self.latest) if due else msg, INFOS)
 
     # -- requests -----------------------------------------------------------------------
 

@@ -5,7 +5,10 @@ back to the group. The group hands over its ``report`` object (when it starts,
 when it changes and when the report node restarts); the report node answers
 with a ``report/due`` message naming the group each time a report is due, and the
 group sends its view on its report output at once, as an ordinary info, which
-the report node passes on to ``flexapi out``.
+the report node passes on to ``flexapi out``. That info carries ``msg.reported``: the
+group and the position and heading its view was made with, which the next report's
+distance and heading count from (the group may have taken a newer reading than the one the
+report node decided on).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ SETTINGS_TOPIC = "report/settings"
 #: Report node -> groups: ``{topic, group}``: the named group reports now.
 DUE_TOPIC = "report/due"
 REPORT_TYPE = "flexapi report"
+#: Group -> report node, on the info made for ``report/due``: ``{group, gnss.latitude, gnss.longitude, gnss.heading}``.
+REPORTED = "reported"
+POSITION_KEYS = ("gnss.latitude", "gnss.longitude", "gnss.heading")
 
 
 def hand_over(group: str, node_id: str, report: Mapping[str, int] | None) -> Msg:
@@ -30,6 +36,12 @@ def hand_over(group: str, node_id: str, report: Mapping[str, int] | None) -> Msg
 
 def report_due(group: str) -> Msg:
     return make_msg(None, topic=DUE_TOPIC, group=group)
+
+
+def mark_reported(msg: Msg, group: str, latest: Mapping[str, Any]) -> Msg:
+    """Tag the info made for ``report/due`` with the group and the position and heading of its view."""
+    msg[REPORTED] = {"group": group, **{key: latest[key] for key in POSITION_KEYS if key in latest}}
+    return msg
 
 
 def is_due(msg: Msg, group: str) -> bool:

@@ -21,7 +21,7 @@ from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
 from nodes.flexapi.keycheck import key_problem
 from nodes.flexapi.messages import values_of
-from nodes.flexapi.report_link import SETTINGS_TOPIC, report_due
+from nodes.flexapi.report_link import REPORTED, SETTINGS_TOPIC, report_due
 from nodes.flexapi.report_plan import ReportRule, Schedule, Vehicle
 from nodes.flexapi.topics import topic_root
 
@@ -75,6 +75,7 @@ class ReportNode(Node[ReportConfig]):
         if topic == SETTINGS_TOPIC:
             self._hand_over(msg)
         elif isinstance(topic, str) and topic.startswith(self.root + "/"):
+            self._reported(msg)
             self.send(msg, INFOS)
         elif (values := values_of(msg)) is not None:
             self._follow(values)
@@ -102,6 +103,13 @@ class ReportNode(Node[ReportConfig]):
             self._nodes[group] = str(msg.get("node"))
             self._check(group)
         self._show()
+
+    def _reported(self, info: Msg) -> None:
+        """A report made for ``report/due``: distance and heading count from the position and heading it
+        carried (the group may have taken a newer reading than the one this node decided on)."""
+        reported = info.get(REPORTED)
+        if isinstance(reported, dict) and (schedule := self.schedules.get(str(reported.get("group")))) is not None:
+            schedule.rebase(reported)
 
     def _forget(self, group: str) -> None:
         self.schedules.pop(group, None)

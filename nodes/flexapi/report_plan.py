@@ -169,6 +169,15 @@ class Schedule:
         self.last_at, self.last_position, self.last_heading = now, vehicle.position, vehicle.heading
         self.pending = False
 
+    def rebase(self, reported: Mapping[str, Any]) -> None:
+        """Count distance and heading from what a report carried (``gnss.latitude``/``longitude``/``heading``,
+        where it carried valid ones) rather than from what the report node saw when it decided."""
+        lat, lon, heading = (_number(reported.get(key)) for key in ("gnss.latitude", "gnss.longitude", "gnss.heading"))
+        if lat is not None and lon is not None:
+            self.last_position = (lat, lon)
+        if heading is not None:
+            self.last_heading = heading
+
     def baseline(self, vehicle: Vehicle) -> None:
         """Distance and heading count from the first fix when the last report had none."""
         if self.last_position is None:

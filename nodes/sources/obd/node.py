@@ -12,7 +12,7 @@ Only PIDs the ECU announces in its bitmaps are polled, then the DIDs, one reques
 time at the same pace. The stored trouble codes (Mode 03) are read at connection, when
 PID 01's code count changes and every ``DTC_REFRESH_S``; whenever the set of codes
 changes it goes out on the second output, ``{"topic": "obd/dtc", "payload": {"codes":
-[...], "desc": {code: description}}}``. ``obd.status`` (``Connecting``, ``Connected``,
+[...], "desc": {code: description}}}``, after the values of the poll that read them. ``obd.status`` (``Connecting``, ``Connected``,
 ``Disconnected``), ``obd.protocol`` (``OBD-II``: J1979 on CAN), ``obd.iftype`` (``CAN``)
 and ``obd.bitrate`` (the configured bitrate, when 250 or 500 kbit/s) describe the link. A DID the ECU rejects as unknown (``7F 22 31``) is not asked
 again until the next connection. Derived values (only where no PID or DID gave one):
@@ -180,15 +180,16 @@ class ObdSourceNode(SourceNode):
             cycle = await self.device.call(client.poll, pids, asked, self.hw.max_misses, read_vin, codes_due)
             self.vin = self.vin or cycle.vin
             from_dids = self._did_values(cycle, dids)
-            self._trouble_codes(cycle, started)
             misses = 0 if cycle.pids else misses + 1
-            if misses >= self.hw.max_misses:
-                raise DeviceIOError(f"ECU 0x{self.hw.ecu_id:03X} stopped answering")
             if cycle.pids:
                 self.publish(self._values(cycle.pids, from_dids, started - last if last is not None else 0.0))
                 text = f"{len(cycle.pids)}/{len(pids)} PIDs, {len(from_dids)}/{len(dids)} DIDs"
                 self.status("green", "dot", text + (f", VIN {self.vin}" if self.vin else ""))
                 last = started
+            # after the values of the same poll: a trouble code event's snapshot holds the count and MIL
+            self._trouble_codes(cycle, started)
+            if misses >= self.hw.max_misses:
+                raise DeviceIOError(f"ECU 0x{self.hw.ecu_id:03X} stopped answering")
             await self.clock.sleep(max(0.0, started + interval - self.clock.now()))
 
     def _codes_due(self, now: float) -> Callable[[bytes | None], bool]:
