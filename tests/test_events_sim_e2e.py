@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from agent_support import Agents, Platform, RunningAgent, drive, store
+from agent_support import Agents, Platform, RunningAgent, drive, has_values, store
 
 from flowengine.testing import Mosquitto, wait_until
 from nodes.flexapi.event_config import EVENTS, parse_events
@@ -107,6 +107,8 @@ def vehicle(broker: Mosquitto, tmp_path_factory: pytest.TempPathFactory) -> Iter
     EVENTS.save(agents.state_dir, parse_events(ENABLED))
     try:
         agent = agents.start(scale=2)
+        # every snapshot holds the position: drive only once the sources have values
+        wait_until(has_values(agent, "gnss", "io", "motion"), 30, what="GNSS, IO and motion values")
         sim, platform = agents.sim(agent), agents.platform()
         yield Drive(agent, sim, Notices(platform))
     finally:
