@@ -55,6 +55,8 @@ MAX_INFLIGHT = 0
 SUBSCRIBE_CHUNK = 100
 
 StateListener = Callable[[bool, str], None]
+#: Linux's option to send a pending ACK at once (None elsewhere).
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,7 @@ class MqttLink:
         self._connects += 1
         resumed = " (session resumed)" if flags.session_present else ""
         self.log.info("connected to %s as %s%s", self.where, self.settings.client_id, resumed)
+        self._ack_now()
         self._resubscribe()
         self._schedule_flush()
         if self._spool is not None:
@@ -425,6 +428,7 @@ class MqttLink:
             item.future.set_result(None)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        self._ack_now()
         filters = self._sub_requests.pop(mid, [])
         refused = [f for f, rc in zip(filters, reasons, strict=False) if rc.is_failure]
         if refused:
@@ -434,6 +438,18 @@ class MqttLink:
         """Runs in the connect worker: turn Nagle off (paho leaves it on: ~40 ms per request)."""
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _ack_now(self) -> None:
+        """Acknowledge what was just read at once (CONNACK, SUBACK), not after the delayed-ACK timer.
+
+        A broker with Nagle on (mosquitto's default) holds the next message for this client
+        until its last packet is acknowledged, and the client answers a SUBACK with nothing
+        it could carry the ACK on: without this the first request waits up to 40 ms.
+        """
+        sock: Any = self._client.socket()
+        if sock is not None and _QUICKACK is not None:
+            with contextlib.suppress(OSError, AttributeError, TypeError):
+                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         if self._on_loop_thread() and sock is self._watched:
