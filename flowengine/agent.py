@@ -142,11 +142,11 @@ class Agent:
         A store that cannot be opened (read-only or broken state dir) leaves the link
         in memory mode, said once in the log and in ``offline_stats()``.
         """
-        from flowengine.mqtt.offline_store import OfflineStore
-
         mqtt = self.config.mqtt
         store, problem = None, None
         if mqtt.offline_store:
+            from flowengine.mqtt.offline_store import OfflineStore  # sqlite3: only when it is on
+
             try:
                 store = OfflineStore(
                     self.config.state_dir / OFFLINE_STORE_FILE, mqtt.offline_max_messages, mqtt.offline_max_bytes

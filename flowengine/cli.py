@@ -30,8 +30,13 @@ document flows, or manage the state of installed node packages.
 Documentation: docs/index.md in the flowengine source tree."""
 
 
+#: The runtime's own commands: the parser built for one of them leaves the packages' commands out.
+COMMANDS = ("run", "validate", "graph", "nodes")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "log_level", "info"))
     try:
@@ -43,7 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (None: none, or only ``--help``/``--version``)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; for ``command``, one of the runtime's :data:`COMMANDS`, without the
+    packages' commands: their modules (and what they import) load only when one of them runs."""
     parser = argparse.ArgumentParser(
         prog="flowengine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -57,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = sub.add_parser("nodes", help="list the installed node types, or write the node reference")
     nodes.add_argument("--markdown", action="store_true", help="print the whole node reference as Markdown")
     nodes.set_defaults(handler=cmd_nodes)
-    for plugin in plugins():
-        plugin.add_commands(sub)
+    if command not in COMMANDS:
+        for plugin in plugins():
+            plugin.add_commands(sub)
     return parser
 
 

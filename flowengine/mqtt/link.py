@@ -23,7 +23,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -34,12 +34,14 @@ from flowengine.mqtt.backoff import Backoff
 from flowengine.mqtt.client import BufferedClient, PublicClient
 from flowengine.mqtt.guard import fast_path_problem
 from flowengine.mqtt.offline import REPLAY_RATE, DurableSpool, OfflineStats, trace_durable
-from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.reasons import connect_error, lost_reason, refusal
 from flowengine.mqtt.subscriptions import MessageCallback, Received, Subscription, SubscriptionTable
 from flowengine.mqtt.tls import tls_context
 from flowengine.mqtt.topics import check_filter, check_topic
+
+if TYPE_CHECKING:
+    from flowengine.mqtt.offline_store import OfflineStore
 
 log = logging.getLogger("flowengine.mqtt")
 
