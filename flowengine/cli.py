@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Mapping, Sequence
@@ -36,16 +37,25 @@ COMMANDS = ("run", "validate", "graph", "nodes")
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_command(argv))
-    args = parser.parse_args(argv)
-    setup_logging(getattr(args, "log_level", "info"))
+    command = _command(argv)
+    # Start-up makes objects that live as long as the agent: no collection until it runs (Agent.run).
+    paused = command == "run" and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+        args.resume_gc = paused
+        setup_logging(getattr(args, "log_level", "info"))
         return int(args.handler(args) or 0)
     except FlowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _command(argv: Sequence[str]) -> str | None:
@@ -206,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for directory in args.flows:
         if not directory.is_dir():
             raise FlowConfigError(f"--flows {directory}: not a directory")
-    agent = Agent(config, args.flows, default_flow=not args.no_default_flow)
+    agent = Agent(config, args.flows, default_flow=not args.no_default_flow, resume_gc=args.resume_gc)
     asyncio.run(agent.run())
     return 0
 
