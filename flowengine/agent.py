@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import gc
 import logging
 import os
 import signal
@@ -33,6 +34,8 @@ log = logging.getLogger("flowengine.agent")
 
 #: The offline store's database, in the state dir.
 OFFLINE_STORE_FILE = "offline.db"
+#: Seconds after the first deploy when a garbage collector paused for start-up runs again.
+GC_RESUME_DELAY = 1.0
 
 
 def default_flows() -> list[Path]:
@@ -62,14 +65,25 @@ def flow_environment(config: DeviceConfig, environ: Mapping[str, str] | None = N
     return {**allowed, **own}
 
 
+def _resume_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.enable()
+
+
 class Agent:
     """One running device agent; :meth:`run` returns when asked to stop."""
 
     #: Publishes kept in memory while the broker is out of reach (oldest dropped and counted beyond).
     queue_limit = DEFAULT_QUEUE_LIMIT
 
-    def __init__(self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: bool = True) -> None:
+    def __init__(
+        self, config: DeviceConfig, flow_dirs: Sequence[Path] = (), default_flow: bool = True, resume_gc: bool = False
+    ) -> None:
+        """``resume_gc``: the caller disabled the garbage collector for start-up; the agent turns it back
+        on shortly after the first deploy, with what start-up made frozen (never scanned again)."""
         self.config = config
+        self.resume_gc = resume_gc
         self.default_flow = default_flow
         self.env = flow_environment(config)
         files = default_flows() if default_flow else []
@@ -95,6 +109,8 @@ class Agent:
             self._summary()
             for plugin in plugins():
                 plugin.started(self.runtime, self.config)
+            if self.resume_gc:
+                asyncio.get_running_loop().call_later(GC_RESUME_DELAY, _resume_gc)
             reloader.watch()
             self._install_signals(reloader)
             serving = self._serve_control(state_dir) if lock is not None else None
@@ -142,11 +158,11 @@ class Agent:
         A store that cannot be opened (read-only or broken state dir) leaves the link
         in memory mode, said once in the log and in ``offline_stats()``.
         """
-        from flowengine.mqtt.offline_store import OfflineStore
-
         mqtt = self.config.mqtt
         store, problem = None, None
         if mqtt.offline_store:
+            from flowengine.mqtt.offline_store import OfflineStore  # sqlite3: only when it is on
+
             try:
                 store = OfflineStore(
                     self.config.state_dir / OFFLINE_STORE_FILE, mqtt.offline_max_messages, mqtt.offline_max_bytes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,20 +31,41 @@ document flows, or manage the state of installed node packages.
 Documentation: docs/index.md in the flowengine source tree."""
 
 
+#: The runtime's own commands: the parser built for one of them leaves the packages' commands out.
+COMMANDS = ("run", "validate", "graph", "nodes")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(getattr(args, "log_level", "info"))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command(argv)
+    # Start-up makes objects that live as long as the agent: no collection until it runs (Agent.run).
+    paused = command == "run" and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+        args.resume_gc = paused
+        setup_logging(getattr(args, "log_level", "info"))
         return int(args.handler(args) or 0)
     except FlowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if paused:
+            gc.enable()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (None: none, or only ``--help``/``--version``)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; for ``command``, one of the runtime's :data:`COMMANDS`, without the
+    packages' commands: their modules (and what they import) load only when one of them runs."""
     parser = argparse.ArgumentParser(
         prog="flowengine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -57,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = sub.add_parser("nodes", help="list the installed node types, or write the node reference")
     nodes.add_argument("--markdown", action="store_true", help="print the whole node reference as Markdown")
     nodes.set_defaults(handler=cmd_nodes)
-    for plugin in plugins():
-        plugin.add_commands(sub)
+    if command not in COMMANDS:
+        for plugin in plugins():
+            plugin.add_commands(sub)
     return parser
 
 
@@ -193,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for directory in args.flows:
         if not directory.is_dir():
             raise FlowConfigError(f"--flows {directory}: not a directory")
-    agent = Agent(config, args.flows, default_flow=not args.no_default_flow)
+    agent = Agent(config, args.flows, default_flow=not args.no_default_flow, resume_gc=args.resume_gc)
     asyncio.run(agent.run())
     return 0
 

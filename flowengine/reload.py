@@ -12,13 +12,15 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from typing import TYPE_CHECKING
 
 from flowengine.errors import FlowConfigError
 from flowengine.flowfile import FlowSet, load_flows
 from flowengine.runtime import DeployPlan, Runtime
+
+if TYPE_CHECKING:  # watchdog is imported only when there are directories to watch
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
 
 log = logging.getLogger("flowengine.reload")
 
@@ -57,10 +59,14 @@ class Reloader:
         return await self.runtime.deploy(self.source.load())
 
     def watch(self) -> None:
-        """Start watching the directories (call from the event loop)."""
+        """Start watching the directories (call from the event loop); no thread when there are none."""
         self._loop = asyncio.get_running_loop()
+        if not self.source.dirs:
+            return
+        from watchdog.observers import Observer
+
         observer = Observer()
-        handler = _JsonChanges(lambda: self._loop.call_soon_threadsafe(self.request))  # type: ignore[union-attr]
+        handler = _json_changes(lambda: self._loop.call_soon_threadsafe(self.request))  # type: ignore[union-attr]
         for directory in self.source.dirs:
             observer.schedule(handler, str(directory), recursive=False)
         observer.daemon = True
@@ -110,13 +116,16 @@ class Reloader:
             self._observer = None
 
 
-class _JsonChanges(FileSystemEventHandler):
-    def __init__(self, notify: Callable[[], object]) -> None:
-        self._notify = notify
+def _json_changes(notify: Callable[[], object]) -> FileSystemEventHandler:
+    """A watchdog handler calling ``notify`` when a ``*.json`` file changes."""
+    from watchdog.events import FileSystemEventHandler
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        if any(str(p).endswith(".json") for p in paths):
-            self._notify()
+    class JsonChanges(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            paths = [event.src_path, getattr(event, "dest_path", "")]
+            if any(str(p).endswith(".json") for p in paths):
+                notify()
+
+    return JsonChanges()

@@ -175,6 +175,50 @@ def test_tcp_nodelay_is_set(broker: Mosquitto, make_link) -> None:
     assert link.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
+class _RecordingSocket:
+    """The link's socket, recording the options set on it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.options: list[tuple[int, int, int]] = []
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options.append((level, option, value))
+        self.sock.setsockopt(level, option, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux only")
+def test_connack_and_suback_are_acknowledged_at_once(broker: Mosquitto, loop: LoopThread, make_link) -> None:
+    """A broker with Nagle on holds the first message until its SUBACK is acknowledged."""
+    link = make_link(broker.port, start=False)
+    client = link._client
+    recorded: list[_RecordingSocket] = []
+
+    def recording_socket() -> Any:
+        if client._sock is None:
+            return None
+        if not recorded or recorded[-1].sock is not client._sock:
+            recorded.append(_RecordingSocket(client._sock))
+        return recorded[-1]
+
+    client.socket = recording_socket
+
+    def quickacks() -> int:
+        wanted = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return sum(option == wanted for sock in recorded for option in sock.options)
+
+    _, callback = collector(loop)
+    loop.run(link.subscribe, "quick/ack", 1, callback)
+    loop.call(link.start())
+    wait_until(lambda: quickacks() >= 2 and not link._sub_requests)  # CONNACK, SUBACK
+    loop.run(link.subscribe, "quick/ack2", 1, callback)
+    wait_until(lambda: quickacks() >= 3 and not link._sub_requests)  # the new filter's SUBACK
+    assert quickacks() == 3
+
+
 def test_close_is_idempotent_and_fails_what_is_left(loop: LoopThread, make_link) -> None:
     link = make_link(free_port())
     future = loop.run(link.publish, "q/n", b"never")

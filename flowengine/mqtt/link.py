@@ -23,7 +23,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -34,12 +34,14 @@ from flowengine.mqtt.backoff import Backoff
 from flowengine.mqtt.client import BufferedClient, PublicClient
 from flowengine.mqtt.guard import fast_path_problem
 from flowengine.mqtt.offline import REPLAY_RATE, DurableSpool, OfflineStats, trace_durable
-from flowengine.mqtt.offline_store import OfflineStore
 from flowengine.mqtt.outbox import DEFAULT_QUEUE_LIMIT, MemoryOutbox, Outbox, Outgoing
 from flowengine.mqtt.reasons import connect_error, lost_reason, refusal
 from flowengine.mqtt.subscriptions import MessageCallback, Received, Subscription, SubscriptionTable
 from flowengine.mqtt.tls import tls_context
 from flowengine.mqtt.topics import check_filter, check_topic
+
+if TYPE_CHECKING:
+    from flowengine.mqtt.offline_store import OfflineStore
 
 log = logging.getLogger("flowengine.mqtt")
 
@@ -55,6 +57,8 @@ MAX_INFLIGHT = 0
 SUBSCRIBE_CHUNK = 100
 
 StateListener = Callable[[bool, str], None]
+#: Linux's option to send a pending ACK at once (None elsewhere).
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 @dataclass(frozen=True)
@@ -382,6 +386,7 @@ class MqttLink:
         self._connects += 1
         resumed = " (session resumed)" if flags.session_present else ""
         self.log.info("connected to %s as %s%s", self.where, self.settings.client_id, resumed)
+        self._ack_now()
         self._resubscribe()
         self._schedule_flush()
         if self._spool is not None:
@@ -425,6 +430,7 @@ class MqttLink:
             item.future.set_result(None)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        self._ack_now()
         filters = self._sub_requests.pop(mid, [])
         refused = [f for f, rc in zip(filters, reasons, strict=False) if rc.is_failure]
         if refused:
@@ -434,6 +440,18 @@ class MqttLink:
         """Runs in the connect worker: turn Nagle off (paho leaves it on: ~40 ms per request)."""
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _ack_now(self) -> None:
+        """Acknowledge what was just read at once (CONNACK, SUBACK), not after the delayed-ACK timer.
+
+        A broker with Nagle on (mosquitto's default) holds the next message for this client
+        until its last packet is acknowledged, and the client answers a SUBACK with nothing
+        it could carry the ACK on: without this the first request waits up to 40 ms.
+        """
+        sock: Any = self._client.socket()
+        if sock is not None and _QUICKACK is not None:
+            with contextlib.suppress(OSError, AttributeError, TypeError):
+                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         if self._on_loop_thread() and sock is self._watched:

@@ -22,12 +22,14 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowengine.errors import LinkError
 from flowengine.logthrottle import LogThrottle
-from flowengine.mqtt.offline_store import Entry, OfflineStore, Replayer
 from flowengine.mqtt.outbox import Outgoing
+
+if TYPE_CHECKING:  # sqlite3 is imported only when an offline store is made (--offline-store)
+    from flowengine.mqtt.offline_store import Entry, OfflineStore
 
 log = logging.getLogger("flowengine.mqtt.offline")
 #: One DEBUG line per durable message and what became of it ("sent", "stored", "queued"), with a digest
@@ -115,6 +117,8 @@ class DurableSpool:
     """
 
     def __init__(self, store: OfflineStore, send: Send, *, rate: float | None = REPLAY_RATE) -> None:
+        from flowengine.mqtt.offline_store import Replayer
+
         self.store = store
         self._send = send
         self._rate = rate

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowengine.message import Msg, make_msg
 from flowengine.mqtt.subscriptions import Subscription
 from flowengine.node import Node, NodeConfig
 from nodes.sources.settings import harness_wiring
-from nodes.sources.sim.commands import CommandError, Wiring, applied, parse_commands
-from nodes.sources.sim.vehicle import Vehicle, shared_vehicle
+
+if TYPE_CHECKING:  # the simulator is imported only when the device is simulated
+    from nodes.sources.sim.commands import Wiring
+    from nodes.sources.sim.vehicle import Vehicle
 
 RESPONSE_SUFFIX = "/resp"
 MAX_BODY_BYTES = 64 * 1024
@@ -50,7 +52,7 @@ class SimControlNode(Node[NodeConfig]):
         super().__init__(*args)
         self._sub: Subscription | None = None
         self.vehicle: Vehicle | None = None
-        self.wiring = Wiring()
+        self.wiring: Wiring | None = None
         self.topic = ""
 
     async def on_start(self) -> None:
@@ -59,6 +61,8 @@ class SimControlNode(Node[NodeConfig]):
         if not device.simulate:
             self.status("grey", "ring", "inert: the device is not simulated")
             return
+        from nodes.sources.sim.vehicle import shared_vehicle
+
         self.vehicle = shared_vehicle(self.runtime)
         self.wiring = harness_wiring(device, track=self.vehicle.drives_itself)
         link = self.runtime.services.link
@@ -90,8 +94,10 @@ class SimControlNode(Node[NodeConfig]):
         return {"client_token": token, **result} if token is not None else result
 
     def _apply(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self.vehicle is None:
+        if self.vehicle is None or self.wiring is None:
             return {"error": "device_error", "error_desc": "sim: the device is not simulated (run with --simulate)"}
+        from nodes.sources.sim.commands import CommandError, applied, parse_commands
+
         try:
             commands = parse_commands(body, self.wiring)
         except CommandError as exc:
