@@ -17,19 +17,10 @@ from flowengine.node import ConfigT, Node
 from nodes.flexapi.event_config import EVENTS
 from nodes.flexapi.event_notice import EVENT_TOPIC
 from nodes.flexapi.event_types import EventSettings
-from nodes.flexapi.keycheck import key_problem
 
 S = TypeVar("S", bound=EventSettings)
 #: The 1.0.9 ignition key the io source provides.
 IGT_STATUS = "io.igt_status"
-
-
-def check_key(key: str) -> str:
-    """A parameter key a detector reads (``io.igt_status`` included); raises ValueError with a hint."""
-    problem = None if key == IGT_STATUS else key_problem(key)
-    if problem:
-        raise ValueError(problem)
-    return key
 
 
 def number(value: Any) -> float | None:

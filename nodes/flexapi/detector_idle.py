@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from flowengine.clock import Timer
 from flowengine.message import Msg
 from flowengine.node import NodeConfig
-from nodes.flexapi.detector_base import IGT_STATUS, DetectorNode, check_key, number, on_off
+from nodes.flexapi.detector_base import IGT_STATUS, DetectorNode, number, on_off
 from nodes.flexapi.event_types import IdleSettings
+from nodes.flexapi.keycheck import ParamKey, SpeedKey
 from nodes.flexapi.messages import values_of
 
 #: Standing: under this speed, km/h (GNSS speed is never exactly 0 while parked).
@@ -19,15 +20,10 @@ RPM = "obd.rpm"
 
 
 class IdleDetectorConfig(NodeConfig):
-    speed_key: str = Field(default="gnss.speed", description="the speed watched, km/h (gnss.speed or obd.speed)")
-    ignition_key: str = Field(
+    speed_key: SpeedKey = "gnss.speed"
+    ignition_key: ParamKey = Field(
         default="io.DI1", description="the ignition input: the engine counts as on with it while obd.rpm is unknown"
     )
-
-    @field_validator("speed_key", "ignition_key")
-    @classmethod
-    def _key(cls, key: str) -> str:
-        return check_key(key)
 
 
 class IdleDetectorNode(DetectorNode[IdleDetectorConfig]):

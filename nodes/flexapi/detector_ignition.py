@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
-
 from flowengine.message import Msg
 from flowengine.node import NodeConfig
-from nodes.flexapi.detector_base import IGT_STATUS, DetectorNode, check_key, on_off
+from nodes.flexapi.detector_base import IGT_STATUS, DetectorNode, on_off
+from nodes.flexapi.keycheck import IgnitionKey
 from nodes.flexapi.messages import values_of
 
 
 class IgnitionDetectorConfig(NodeConfig):
-    ignition_key: str = Field(
-        default="io.DI1",
-        description="the ignition input, used while no io.igt_status value is known (the simulated board: io.DI1)",
-    )
-
-    @field_validator("ignition_key")
-    @classmethod
-    def _key(cls, key: str) -> str:
-        return check_key(key)
+    ignition_key: IgnitionKey = "io.DI1"
 
 
 class IgnitionDetectorNode(DetectorNode[IgnitionDetectorConfig]):

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
-
 from flowengine.clock import Timer
 from flowengine.message import Msg
 from flowengine.node import NodeConfig
-from nodes.flexapi.detector_base import DetectorNode, check_key, number
+from nodes.flexapi.detector_base import DetectorNode, number
 from nodes.flexapi.event_types import OverspeedSettings
+from nodes.flexapi.keycheck import SpeedKey
 from nodes.flexapi.messages import values_of
 
 
 class OverspeedDetectorConfig(NodeConfig):
-    speed_key: str = Field(default="gnss.speed", description="the speed watched, km/h (gnss.speed or obd.speed)")
-
-    @field_validator("speed_key")
-    @classmethod
-    def _key(cls, key: str) -> str:
-        return check_key(key)
+    speed_key: SpeedKey = "gnss.speed"
 
 
 class OverspeedDetectorNode(DetectorNode[OverspeedDetectorConfig]):

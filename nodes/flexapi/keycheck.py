@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import difflib
 from fnmatch import fnmatchcase
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from nodes.flexapi.params import ALL_PARAMS, canonical, is_userdata_key
 
@@ -17,3 +20,22 @@ def key_problem(key: str) -> str | None:
     close = difflib.get_close_matches(key, list(ALL_PARAMS), n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{key!r} is not a FlexAPI parameter or userdata.<name> key{hint}"
+
+
+def checked_key(key: str) -> str:
+    """``key`` when it names a parameter; else ValueError with the hint (a pydantic validator)."""
+    problem = key_problem(key)
+    if problem:
+        raise ValueError(problem)
+    return key
+
+
+#: A node setting that names one parameter (or pattern): checked, with a suggestion on a typo.
+ParamKey = Annotated[str, AfterValidator(checked_key)]
+#: The ignition input of nodes that follow the ignition, used while ``io.igt_status`` is unknown.
+IgnitionKey = Annotated[
+    ParamKey,
+    Field(description="the ignition input, used while no io.igt_status value is known (the simulated board: io.DI1)"),
+]
+#: The speed a node watches.
+SpeedKey = Annotated[ParamKey, Field(description="the speed watched, km/h (gnss.speed or obd.speed)")]

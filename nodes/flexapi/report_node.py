@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
-
 from flowengine.clock import Timer
 from flowengine.message import Msg
 from flowengine.node import Node, NodeConfig
-from nodes.flexapi.keycheck import key_problem
+from nodes.flexapi.keycheck import IgnitionKey
 from nodes.flexapi.messages import values_of
 from nodes.flexapi.report_link import REPORTED, SETTINGS_TOPIC, report_due
 from nodes.flexapi.report_plan import ReportRule, Schedule, Vehicle
@@ -30,18 +28,7 @@ INFOS, DUE = 0, 1
 
 
 class ReportConfig(NodeConfig):
-    ignition_key: str = Field(
-        default="io.DI1",
-        description="the ignition input, used while no io.igt_status value is known (the simulated board: io.DI1)",
-    )
-
-    @field_validator("ignition_key")
-    @classmethod
-    def _known(cls, key: str) -> str:
-        problem = key_problem(key)
-        if problem:
-            raise ValueError(problem)
-        return key
+    ignition_key: IgnitionKey = "io.DI1"
 
 
 class ReportNode(Node[ReportConfig]):
