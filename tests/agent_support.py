@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import signal
 import subprocess
 import sys
@@ -474,3 +476,38 @@ class HungSource(SourceNode):
 
 
 TEST_TYPES = {"test slow": "agent_support:SlowNode", "test hung source": "agent_support:HungSource"}
+
+
+#: One line of the link's durable publish trace (logger ``flowengine.mqtt.durable``, debug).
+TRACE = re.compile(r"durable (sent|stored|queued) (\S+) ([0-9a-f]{16})")
+
+
+def parse_trace(text: str) -> list[tuple[str, str, str]]:
+    """(outcome, topic, digest) of every durable trace line in a log."""
+    return [m.groups() for m in TRACE.finditer(text)]  # type: ignore[misc]
+
+
+class DurableTrace(logging.Handler):
+    """Collects the in-process agent's durable publish trace while in a ``with`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.logger = logging.getLogger("flowengine.mqtt.durable")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def produced(self, suffix: str = "") -> list[tuple[str, str, str]]:
+        """(outcome, topic, digest) of each durable message so far whose topic ends with ``suffix``."""
+        return [t for t in parse_trace("\n".join(list(self.lines))) if t[1].endswith(suffix)]
+
+    def __enter__(self) -> DurableTrace:
+        self.level_before = self.logger.level
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level_before)

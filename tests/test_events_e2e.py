@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,14 +19,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from agent_support import Platform, RunningAgent
+from agent_support import DurableTrace, Platform, RunningAgent
 
 from flowengine.agent import Agent
 from flowengine.config import DeviceConfig
 from flowengine.testing import Mosquitto, wait_until
 
 pytestmark = pytest.mark.broker
-TRACE = re.compile(r"durable (sent|stored|queued) (\S+) ([0-9a-f]{16})")
 FULL_REPORT = {"max_interval": 1, "min_interval": 0, "distance": 0, "heading": 0, "stationary_interval": 1}
 
 
@@ -92,36 +89,10 @@ class Subscriber:
         self.client.disconnect()
 
 
-class Trace(logging.Handler):
-    """The agent's durable publish trace: (outcome, topic, digest) per message."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.logger = logging.getLogger("flowengine.mqtt.durable")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-    def produced(self, suffix: str) -> list[tuple[str, str]]:
-        found = [m.groups() for m in TRACE.finditer("\n".join(list(self.lines)))]
-        return [(outcome, digest) for outcome, topic, digest in found if topic.endswith(suffix)]
-
-    def __enter__(self) -> Trace:
-        self.level = self.logger.level
-        self.logger.setLevel(logging.DEBUG)
-        self.logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self)
-        self.logger.setLevel(self.level)
-
-
-def missing(produced: list[tuple[str, str]], received: list[str]) -> list[str]:
+def missing(produced: list[tuple[str, str, str]], received: list[str]) -> list[str]:
     """Produced digests not received, in order (duplicates received are fine: QoS 1)."""
     got = iter(received)
-    return [digest for _, digest in produced if digest not in got]
+    return [digest for _, _, digest in produced if digest not in got]
 
 
 def digests(platform: Subscriber, suffix: str) -> list[str]:
@@ -143,7 +114,7 @@ def test_events_and_forward_data_survive_a_broker_outage(
 ) -> None:
     mqtt_settings = {"host": "127.0.0.1", "port": own_broker.port, "client_id": client_id, "offline_store": True}
     config = DeviceConfig.model_validate({"mqtt": mqtt_settings, "simulate": True, "state_dir": str(tmp_path / "s")})
-    with Trace() as trace:
+    with DurableTrace() as trace:
         agent = Agent(config, [user_flow(tmp_path / "flows")])
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(),), daemon=True)
@@ -152,7 +123,7 @@ def test_events_and_forward_data_survive_a_broker_outage(
             wait_until(lambda: digests(subscriber, "/event/notice"), 10, what="live notices")
             own_broker.stop()
             for suffix in ("/event/notice", "/forward/info"):
-                stored = lambda s=suffix: sum(o == "stored" for o, _ in trace.produced(s)) >= 4  # noqa: E731
+                stored = lambda s=suffix: sum(o == "stored" for o, _, _ in trace.produced(s)) >= 4  # noqa: E731
                 wait_until(stored, 10, what=f"{suffix} on disk")
             own_broker.start()
             wait_until(lambda: agent.link is not None and agent.link.offline_stats().waiting == 0, 15, what="drained")
@@ -163,7 +134,7 @@ def test_events_and_forward_data_survive_a_broker_outage(
         for suffix in ("/event/notice", "/forward/info"):
             produced = trace.produced(suffix)
             wait_until(lambda s=suffix, p=produced: not missing(p, digests(subscriber, s)), 15, what=f"{suffix} all")
-            assert set(digests(subscriber, suffix)) <= {d for _, d in produced}, "delivered something never produced"
+            assert set(digests(subscriber, suffix)) <= {d for _, _, d in produced}, "delivered something never produced"
     notice = json.loads(next(p for t, p in subscriber.received if t.endswith("/event/notice")))
     assert (notice["type"], notice["status"], notice["level"]) == ("E2E_TICK", "raise", 2)
     forward = json.loads(next(p for t, p in subscriber.received if t.endswith("/forward/info")))

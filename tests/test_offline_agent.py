@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
-import re
 import signal
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from agent_support import DurableTrace, parse_trace
 
 from flowengine.agent import Agent
 from flowengine.config import DeviceConfig
@@ -35,7 +34,6 @@ from nodes.flexapi import configfile
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[1]
 FAST_GROUPS = ("summary", "gnss", "obd", "io", "motion")
-TRACE = re.compile(r"durable (sent|stored|queued) (\S+) ([0-9a-f]{16})")
 Messages = list[tuple[str, str]]  # (topic, payload digest)
 
 
@@ -90,11 +88,6 @@ def _wait_quietly(predicate: Callable[[], bool], timeout: float) -> bool:
         return False
 
 
-def parse_trace(text: str) -> list[tuple[str, str, str]]:
-    """(outcome, topic, digest) of every info trace line in a log."""
-    return [m.groups() for m in TRACE.finditer(text)]  # type: ignore[misc]
-
-
 def lost(produced: list[tuple[str, str, str]], received: Messages) -> Messages:
     """Produced messages missing from ``received`` (per topic, in order: a subsequence check)."""
     missing: Messages = []
@@ -107,31 +100,6 @@ def lost(produced: list[tuple[str, str, str]], received: Messages) -> Messages:
 def assert_zero_loss(produced: list[tuple[str, str, str]], platform: Platform) -> None:
     wait_until(lambda: not lost(produced, list(platform.received)), 15, what="every produced info delivered")
     assert set(platform.received) <= {(t, d) for _, t, d in produced}, "delivered something never produced"
-
-
-class TraceLog(logging.Handler):
-    """Collects the in-process agent's info trace."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.logger = logging.getLogger("flowengine.mqtt.durable")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-    def produced(self) -> list[tuple[str, str, str]]:
-        return parse_trace("\n".join(list(self.lines)))
-
-    def __enter__(self) -> TraceLog:
-        self.level_before = self.logger.level
-        self.logger.setLevel(logging.DEBUG)
-        self.logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self)
-        self.logger.setLevel(self.level_before)
 
 
 class RunningAgent:
@@ -188,7 +156,7 @@ def fast_groups(platform: Platform) -> None:
 
 @pytest.mark.slow
 def test_broker_outage_loses_no_info(own_broker: Mosquitto, platform: Platform, tmp_path: Path, client_id: str):
-    with TraceLog() as trace:
+    with DurableTrace() as trace:
         running = RunningAgent(device(own_broker.port, tmp_path / "state", client_id, offline_store=True))
         try:
             fast_groups(platform)
@@ -208,7 +176,7 @@ def test_agent_restart_in_the_middle_of_an_outage_loses_no_info(
     own_broker: Mosquitto, platform: Platform, tmp_path: Path, client_id: str
 ) -> None:
     config = device(own_broker.port, tmp_path / "state", client_id, offline_store=True)
-    with TraceLog() as trace:
+    with DurableTrace() as trace:
         running = RunningAgent(config)
         fast_groups(platform)
         own_broker.stop()
