@@ -122,17 +122,8 @@ def main(count: int, rounds: int, engines: set[str]) -> None:
                 workdir.mkdir()
                 results[engine].append(relay._one_round(engine, node_red, broker.port, count, workdir))
                 report_drops(engine, workdir)
-    print(f"{'engine':<16} {'median/s':>10} {'best/s':>10} {'CPU us/msg':>10}   received")
-    rows = {e: relay.summarise(names[e], results[e]) for e in order}
-    for row in rows.values():
-        relay.print_row(row, count)
-    for engine in order:
-        rates = ", ".join(f"{r['rate']:,.0f}" for r in results[engine] if "rate" in r)
-        print(f"  {names[engine]} rounds: {rates}")
+    rows = relay.print_rounds(names, results, count)
     fe, nr = rows.get("flowengine", {}), rows.get("node-red", {})
-    if "median" in fe and "median" in nr:
-        print(f"flowengine / node-red: {fe['median'] / nr['median']:.2f} (median msg/s), "
-              f"{fe['cpu'] / nr['cpu']:.2f} (CPU per message)")  # fmt: skip
     if "median" in fe:
         emit("function", "function relay msg/s (median)", fe["median"], "msg/s", baseline=nr.get("median"),
              baseline_name="Node-RED", higher=True)  # fmt: skip

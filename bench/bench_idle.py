@@ -26,8 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,27 +34,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import psutil  # noqa: E402
 from bench_relay import FLOW, find_node_red  # noqa: E402
+from procs import running  # noqa: E402
 from results import emit  # noqa: E402
 
 from flowengine.testing import Mosquitto, free_port  # noqa: E402
 
 TARGET_CPU_PCT = 1.0
 TARGET_RSS_MB = 40.0
-
-
-@contextmanager
-def process(cmd: list[str], log: Path, **kwargs: object) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def agent(port: int, work: Path, *extra: str) -> list[str]:
@@ -86,20 +70,20 @@ def measure(procs: dict[str, subprocess.Popen[bytes]], warmup: float, seconds: f
 
 
 def in_process(port: int, work: Path, warmup: float, seconds: float) -> tuple[float, float]:
-    with process(agent(port, work, "--simulate"), work / "agent.log") as proc:
+    with running(agent(port, work, "--simulate"), work / "agent.log") as proc:
         return measure({"agent": proc}, warmup, seconds)["agent"]
 
 
 def split(port: int, work: Path, warmup: float, seconds: float) -> dict[str, tuple[float, float]]:
     devices = work / "devices"
     sim_cmd = [sys.executable, "-m", "nodes.sources.sim.standalone", str(devices), "--until-stdin-closes"]
-    with process(sim_cmd, work / "simulator.log", stdin=subprocess.PIPE, cwd=ROOT) as sim:
+    with running(sim_cmd, work / "simulator.log", stdin=subprocess.PIPE, cwd=ROOT) as sim:
         deadline = time.monotonic() + 30
         while not (devices / "device.toml").exists():
             if time.monotonic() > deadline or sim.poll() is not None:
                 raise RuntimeError("the simulator did not start (see simulator.log)")
             time.sleep(0.1)
-        with process(agent(port, work, "--config", str(devices / "device.toml")), work / "agent.log") as proc:
+        with running(agent(port, work, "--config", str(devices / "device.toml")), work / "agent.log") as proc:
             return measure({"agent": proc, "simulator": sim}, warmup, seconds)
 
 
@@ -109,7 +93,7 @@ def node_red(binary: str, port: int, work: Path, warmup: float, seconds: float) 
     shutil.copy(FLOW, user_dir / "flows.json")
     cmd = [binary, "--userDir", str(user_dir), "--port", str(free_port()), str(user_dir / "flows.json")]
     env = {**os.environ, "MQTT_PORT": str(port)}
-    with process(cmd, work / "node-red.log", env=env, cwd=work) as proc:
+    with running(cmd, work / "node-red.log", env=env, cwd=work) as proc:
         return measure({"node-red": proc}, warmup, seconds)["node-red"]
 
 

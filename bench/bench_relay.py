@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import paho.mqtt.client as mqtt  # noqa: E402
 import psutil  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from procs import running  # noqa: E402
 from results import emit  # noqa: E402
 
 from flowengine.testing import Mosquitto, free_port  # noqa: E402
@@ -217,17 +218,8 @@ def _process(
     cmd: list[str], log: Path, cwd: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "MQTT_PORT": os.environ["MQTT_PORT"], **(extra_env or {})}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with running(cmd, log, cwd=cwd, env=env) as proc:
+        yield proc
 
 
 def find_node_red() -> str | None:
@@ -321,19 +313,26 @@ def main(count: int, rounds: int, engines: set[str], rss_messages: int = 0) -> N
                 workdir = Path(tmp) / f"{engine}-{n}"
                 workdir.mkdir()
                 results[engine].append(_one_round(engine, node_red, broker.port, count, workdir))
+    rows = print_rounds(names, results, count)
+    fe, nr = rows.get("flowengine", {}), rows.get("node-red", {})
+    rss = rss_rows(node_red, engines, rss_messages) if rss_messages else {}
+    report(fe, nr, rss, rss_messages)
+
+
+def print_rounds(names: dict[str, str], results: dict[str, list[dict[str, Any]]], count: int) -> dict[str, Any]:
+    """Print each engine's summary and rounds, and flowengine against Node-RED; returns the summaries."""
     print(f"{'engine':<16} {'median/s':>10} {'best/s':>10} {'CPU us/msg':>10}   received")
-    rows = {e: summarise(names[e], results[e]) for e in order}
+    rows = {e: summarise(names[e], results[e]) for e in results}
     for row in rows.values():
         print_row(row, count)
-    for engine in order:
+    for engine in results:
         rates = ", ".join(f"{r['rate']:,.0f}" for r in results[engine] if "rate" in r)
         print(f"  {names[engine]} rounds: {rates}")
     fe, nr = rows.get("flowengine", {}), rows.get("node-red", {})
     if "median" in fe and "median" in nr:
         print(f"flowengine / node-red: {fe['median'] / nr['median']:.2f} (median msg/s), "
               f"{fe['cpu'] / nr['cpu']:.2f} (CPU per message)")  # fmt: skip
-    rss = rss_rows(node_red, engines, rss_messages) if rss_messages else {}
-    report(fe, nr, rss, rss_messages)
+    return rows
 
 
 def rss_rows(node_red: str | None, engines: set[str], count: int) -> dict[str, float | None]:
