@@ -10,7 +10,7 @@ nothing but what they carry, ``gnss.latitude``/``longitude``/``heading`` and
 - each report after the first is due: its position is at least ``distance`` from the
   previous report's, or its heading differs by at least ``heading``, or ``max_interval``
   has passed;
-- none comes sooner than ``min_interval`` after the one before;
+- none comes sooner than ``min_interval`` after the one before, nor later than ``max_interval``;
 - none comes later than the distance rule demands: short of the reading that first
   reaches ``distance`` (so under ``distance`` plus the longest step between two GNSS
   readings, which the test records) unless ``min_interval`` held it back.
@@ -143,5 +143,6 @@ def test_reports_follow_the_distance_and_heading_of_the_track(driving: tuple[Run
         )
         assert due, f"a report that was not due:\n{table}"
         assert seconds >= REPORT["min_interval"] - 1, f"sooner than min_interval:\n{table}"
+        assert seconds <= REPORT["max_interval"] + 1, f"later than max_interval:\n{table}"
         assert gone < farthest(seconds, step), f"later than the distance rule:\n{table}"
     assert both_rules(rows), f"not both a report due by distance alone and one by heading alone:\n{table}"
