@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,18 @@ from flowengine.testing import Mosquitto
 pytestmark = pytest.mark.broker
 
 
-def run(broker: Mosquitto, state: Path, client_id: str, **extra: object) -> tuple[RunningAgent, Platform]:
+@contextmanager
+def run(broker: Mosquitto, state: Path, client_id: str, **extra: object) -> Iterator[tuple[RunningAgent, Platform]]:
+    """The agent on ``state`` and a platform talking to it; both closed at the end."""
     agent = RunningAgent(device(broker, state, client_id, **extra))
-    return agent, Platform(broker.port, f"v1/{client_id}").wait_ready()
+    try:
+        platform = Platform(broker.port, f"v1/{client_id}").wait_ready()
+        try:
+            yield agent, platform
+        finally:
+            platform.close()
+    finally:
+        agent.stop()
 
 
 def test_a_state_dir_that_is_a_file_runs_on_defaults_and_refuses_changes(
@@ -26,16 +37,12 @@ def test_a_state_dir_that_is_a_file_runs_on_defaults_and_refuses_changes(
 ) -> None:
     state = tmp_path / "state"
     state.write_text("not a directory")
-    agent, platform = run(broker, state, client_id)
-    try:
+    with run(broker, state, client_id) as (agent, platform):
         assert "STATE DIR UNUSABLE" in caplog.text
         assert "result" in platform.request("sysinfo/refresh", when_free=True)
         answer = platform.request("gnss/set", {"interval": 5})
         assert answer["error"] == "device_error" and answer["error_desc"].startswith("state:")
         assert agent.runtime.nodes["group-gnss"].settings.interval == 10  # nothing changed
-    finally:
-        platform.close()
-        agent.stop()
 
 
 def test_an_offline_store_that_cannot_open_leaves_the_link_in_memory_mode(
@@ -43,14 +50,10 @@ def test_an_offline_store_that_cannot_open_leaves_the_link_in_memory_mode(
 ) -> None:
     state = tmp_path / "state"
     (state / "offline.db").mkdir(parents=True)  # a directory where the database belongs
-    agent, platform = run(broker, state, client_id, mqtt={"offline_store": True})
-    try:
+    with run(broker, state, client_id, mqtt={"offline_store": True}) as (agent, platform):
         assert "offline store unavailable, durable messages wait in memory instead" in caplog.text
         assert agent.agent.link.offline_stats().mode == "memory (offline store unavailable)"
         assert "result" in platform.request("sysinfo/refresh", when_free=True)
-    finally:
-        platform.close()
-        agent.stop()
 
 
 def test_a_fifo_in_place_of_a_state_file_is_reported_not_read(
@@ -59,13 +62,9 @@ def test_a_fifo_in_place_of_a_state_file_is_reported_not_read(
     flexapi = tmp_path / "state" / "flexapi"
     flexapi.mkdir(parents=True)
     os.mkfifo(flexapi / "io_outputs.json")  # reading it would block start-up forever
-    agent, platform = run(broker, tmp_path / "state", client_id)
-    try:
+    with run(broker, tmp_path / "state", client_id) as (_, platform):
         assert "STATE FILE INVALID" in caplog.text and "io_outputs.json is not a regular file" in caplog.text
         assert "result" in platform.request("sysinfo/refresh", when_free=True)
-    finally:
-        platform.close()
-        agent.stop()
 
 
 def test_user_data_of_the_wrong_shape_is_reported_and_replaced_by_defaults(
@@ -75,13 +74,9 @@ def test_user_data_of_the_wrong_shape_is_reported_and_replaced_by_defaults(
     flexapi.mkdir(parents=True)
     (flexapi / "userdata.json").write_text('{"values": ["not", "an", "object"]}')
     caplog.set_level(logging.ERROR)
-    agent, platform = run(broker, tmp_path / "state", client_id)
-    try:
+    with run(broker, tmp_path / "state", client_id) as (_, platform):
         assert "STATE FILE INVALID: userdata.json" in caplog.text
         assert platform.request("userdata/refresh")["error"] == "data_invalid"
-    finally:
-        platform.close()
-        agent.stop()
 
 
 def test_the_offline_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
